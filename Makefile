@@ -1,0 +1,46 @@
+# Every target sets up what it needs: a fresh machine needs only Python 3.11 and make.
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+COLLECTIONS := build/collections
+COLLECTION  := $(COLLECTIONS)/ansible_collections/cloudops/aws
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+
+.PHONY: demo test sanity lint pytest unit integration venv collection clean
+
+demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
+	$(BIN)/python scripts/demo.py
+
+test: sanity lint pytest  ## Everything CI runs
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# ansible and the unit tests find this collection as ansible_collections.cloudops.aws.
+collection:
+	mkdir -p $(dir $(COLLECTION))
+	ln -sfn $(CURDIR) $(COLLECTION)
+
+sanity: venv
+	bash scripts/sanity.sh
+
+lint: venv collection
+	$(BIN)/ansible-lint --profile production
+
+pytest: venv collection  ## unit, simulator and integration tests in one run
+	$(BIN)/pytest tests
+
+unit: venv collection
+	$(BIN)/pytest tests/unit tests/simulator
+
+integration: venv collection
+	$(BIN)/pytest tests/integration
+
+clean:
+	rm -rf build tests/output .pytest_cache
