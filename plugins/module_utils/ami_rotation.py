@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AMI backups with generations: create one image per instance, then prune each group.
+
+The sequence, and why it is in this order:
+1. describe the policy's managed images once, to honour min_interval;
+2. create the new images (bounded pool) and wait for them with one poll for all;
+3. describe again: the pruning plan is made from what AWS holds now, not from what this run
+   believes, so a concurrent or crashed run's images are counted too;
+4. plan each group with the pure retention planner, protect images still in use;
+5. deregister, then delete the snapshots no other image uses.
+An instance whose backup failed in this run is not pruned (DESIGN.md, safety rule 5).
+"""
+
+import collections
+
+from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
+from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
+from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
+from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
+
+RotationOptions = collections.namedtuple(
+    "RotationOptions",
+    "policy retention name_template description no_reboot extra_tags min_interval wait wait_timeout protect_in_use max_concurrency",
+)
+
+# Stands in for the id of an image that check mode would create.
+PLANNED_IMAGE_ID = "(new)"
+
+
+def _error_text(error):
+    return str(error) or error.__class__.__name__
+
+
+class Rotation:
+    """One run of ami_rotate over a list of selected instances."""
+
+    def __init__(self, ec2, autoscaling, options, now, sleep=None):
+        self.ec2 = ec2
+        self.autoscaling = autoscaling
+        self.options = options
+        self.now = now
+        self.sleep = sleep
+        self.result = {
+            "images_created": [],
+            "images_deregistered": [],
+            "images_retained": [],
+            "images_protected": [],
+            "snapshots_deleted": [],
+            "snapshots_retained": [],
+            "instances_skipped": [],
+            "failures": [],
+        }
+        self.warnings = []
+        self.failed_instances = set()
+        # The policy's images as the run found them, for diff mode.
+        self.images_before = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _fail(self, instance_id, message):
+        self.failed_instances.add(instance_id)
+        self.result["failures"].append({"instance_id": instance_id, "error": message})
+
+    @staticmethod
+    def _image_entry(image, **extra):
+        entry = {
+            "image_id": image["image_id"],
+            "instance_id": image["instance_id"],
+            "name": image["name"],
+            "created_at": format_created_at(image["created_at"]) if image.get("created_at") else None,
+            "snapshot_ids": image.get("snapshot_ids", []),
+        }
+        entry.update(extra)
+        return entry
+
+    # -- step 1: what to create ----------------------------------------------------------------
+
+    def _skip_reason(self, group):
+        """Why min_interval skips this instance, or None. A pending image counts: it is a backup in progress."""
+        if not self.options.min_interval:
+            return None
+        recent = [image for image in group if image["state"] in ("available", "pending")]
+        if not recent:
+            return None
+        newest = max(recent, key=lambda image: image["created_at"])
+        age = self.now - newest["created_at"]
+        if age < self.options.min_interval:
+            return "newest generation %s (%s) is %s old, younger than min_interval %s" % (
+                newest["image_id"], newest["state"], format_duration(age), format_duration(self.options.min_interval))
+        return None
+
+    def _requests(self, instances, groups):
+        """(instance, name, tags) for every instance to back up; names are rendered before anything is created."""
+        requests = []
+        for instance in instances:
+            reason = self._skip_reason(groups.get(instance["instance_id"], []))
+            if reason:
+                self.result["instances_skipped"].append({"instance_id": instance["instance_id"], "reason": reason})
+                continue
+            name = render_image_name(self.options.name_template, instance, self.options.policy, self.now)
+            tags = dict(self.options.extra_tags)
+            tags.update(ownership_tags(self.options.policy, self.now, source_instance=instance["instance_id"]))
+            requests.append((instance, name, tags))
+        return requests
+
+    # -- step 2: create and wait ---------------------------------------------------------------
+
+    def _description(self, instance):
+        template = self.options.description or "cloudops.aws {policy} backup of {instance_id} ({instance_name})"
+        return template.format(policy=self.options.policy, instance_id=instance["instance_id"], instance_name=instance["name"] or "-")
+
+    def _create(self, requests):
+        def create(request):
+            instance, name, tags = request
+            return ec2_images.create_image(self.ec2, instance["instance_id"], name, self._description(instance), self.options.no_reboot, tags)
+
+        created = {}
+        for outcome in run_bounded(create, requests, self.options.max_concurrency):
+            instance, name, _tags = outcome.item
+            if outcome.ok:
+                created[outcome.value] = {"image_id": outcome.value, "instance_id": instance["instance_id"], "name": name,
+                                          "created_at": self.now, "state": "pending", "snapshot_ids": []}
+            else:
+                self._fail(instance["instance_id"], "CreateImage: %s" % _error_text(outcome.error))
+        return created
+
+    def _wait(self, created):
+        kwargs = {"sleep": self.sleep} if self.sleep else {}
+        latest = ec2_images.wait_for_images(self.ec2, sorted(created), self.options.wait_timeout, **kwargs)
+        for image_id, image in created.items():
+            seen = latest.get(image_id)
+            if seen:
+                image.update(state=seen["state"], snapshot_ids=seen["snapshot_ids"])
+            if image["state"] == "pending":
+                self.warnings.append("%s of %s is still pending after wait_timeout %ss; it becomes a generation once available"
+                                     % (image_id, image["instance_id"], self.options.wait_timeout))
+            elif image["state"] != "available":
+                self._fail(image["instance_id"], "image %s ended %s" % (image_id, image["state"]))
+
+    # -- steps 3-4: plan -----------------------------------------------------------------------
+
+    def _plans(self, groups, instance_ids, extra_generations=None):
+        """{instance_id: Plan} for the selected instances that did not fail, with protection applied."""
+        extra_generations = extra_generations or {}
+
+        def plan_all(protected):
+            plans = {}
+            for instance_id in instance_ids:
+                if instance_id in self.failed_instances:
+                    continue
+                generations = [Generation(image["image_id"], image["created_at"], image["state"], image["managed"])
+                               for image in groups.get(instance_id, [])]
+                plans[instance_id] = plan(generations + extra_generations.get(instance_id, []), self.options.retention, protected)
+            return plans
+
+        plans = plan_all({})
+        candidates = [g.id for p in plans.values() for g in p.delete if g.id != PLANNED_IMAGE_ID]
+        if not self.options.protect_in_use or not candidates:
+            return plans, {}
+        references = find_image_references(self.ec2, self.autoscaling, candidates)
+        return (plan_all(references) if references else plans), references
+
+    def _record_plans(self, groups, plans, references):
+        """Fill images_retained / images_protected; return the images to deregister."""
+        to_delete = []
+        for instance_id, instance_plan in sorted(plans.items()):
+            images = {image["image_id"]: image for image in groups.get(instance_id, [])}
+            for generation in instance_plan.keep:
+                if generation.id not in images:
+                    continue
+                reason = instance_plan.reasons[generation.id]
+                key = "images_protected" if generation.id in references else "images_retained"
+                self.result[key].append(self._image_entry(images[generation.id], state=generation.state, reason=reason))
+            for generation in instance_plan.delete:
+                if generation.id in images:
+                    to_delete.append((images[generation.id], instance_plan.reasons[generation.id]))
+        return to_delete
+
+    # -- step 5: delete ------------------------------------------------------------------------
+
+    def _deregister(self, to_delete):
+        def deregister(item):
+            ec2_images.deregister_image(self.ec2, item[0]["image_id"])
+
+        deregistered = []
+        for outcome in run_bounded(deregister, to_delete, self.options.max_concurrency):
+            image, reason = outcome.item
+            if outcome.ok:
+                deregistered.append(image)
+                self.result["images_deregistered"].append(self._image_entry(image, reason=reason))
+            else:
+                self._fail(image["instance_id"], "DeregisterImage %s: %s" % (image["image_id"], _error_text(outcome.error)))
+        return deregistered
+
+    def _delete_snapshots(self, deregistered):
+        owner = {snapshot_id: image for image in deregistered for snapshot_id in image["snapshot_ids"]}
+        if not owner:
+            return
+        existing = ec2_images.describe_snapshots_by_id(self.ec2, sorted(owner))
+        users = ec2_images.images_using_snapshots(self.ec2, sorted(existing))
+        deletable = []
+        for snapshot_id in sorted(existing):
+            image = owner[snapshot_id]
+            if snapshot_id in users:
+                reason = "still used by %s" % ", ".join(sorted(users[snapshot_id]))
+            elif not is_managed(existing[snapshot_id]):
+                reason = "not managed by cloudops.aws"
+            else:
+                deletable.append((snapshot_id, image))
+                continue
+            self.result["snapshots_retained"].append({"snapshot_id": snapshot_id, "image_id": image["image_id"], "reason": reason})
+
+        def delete(item):
+            ec2_images.delete_snapshot(self.ec2, item[0])
+
+        for outcome in run_bounded(delete, deletable, self.options.max_concurrency):
+            snapshot_id, image = outcome.item
+            if outcome.ok:
+                self.result["snapshots_deleted"].append({"snapshot_id": snapshot_id, "image_id": image["image_id"]})
+            else:
+                self._fail(image["instance_id"], "DeleteSnapshot %s: %s" % (snapshot_id, _error_text(outcome.error)))
+
+    # -- the two entry points ------------------------------------------------------------------
+
+    def _groups(self):
+        images = ec2_images.describe_policy_images(self.ec2, self.options.policy)
+        if self.images_before is None:
+            self.images_before = images
+        groups = collections.defaultdict(list)
+        for image in images:
+            groups[image["instance_id"]].append(image)
+        return groups
+
+    def run(self, instances):
+        instance_ids = [i["instance_id"] for i in instances]
+        requests = self._requests(instances, self._groups())
+        created = self._create(requests)
+        if created and self.options.wait:
+            self._wait(created)
+        self.result["images_created"] = [self._image_entry(image, state=image["state"]) for _id, image in sorted(created.items())]
+        groups = self._groups()
+        plans, references = self._plans(groups, instance_ids)
+        to_delete = self._record_plans(groups, plans, references)
+        self._delete_snapshots(self._deregister(to_delete))
+        return self.result
+
+    def preview(self, instances):
+        """Check mode: the exact plan, assuming every creation succeeds; nothing is mutated."""
+        instance_ids = [i["instance_id"] for i in instances]
+        groups = self._groups()
+        requests = self._requests(instances, groups)
+        # With wait, the new image is available before pruning and counts as the newest generation.
+        new_state = "available" if self.options.wait else "pending"
+        extra = {instance["instance_id"]: [Generation(PLANNED_IMAGE_ID, self.now, new_state, True)] for instance, _name, _tags in requests}
+        self.result["images_created"] = [{"image_id": None, "instance_id": instance["instance_id"], "name": name, "created_at": format_created_at(self.now),
+                                          "snapshot_ids": [], "state": "planned"} for instance, name, _tags in requests]
+        plans, references = self._plans(groups, instance_ids, extra)
+        for image, reason in self._record_plans(groups, plans, references):
+            self.result["images_deregistered"].append(self._image_entry(image, reason=reason))
+        return self.result

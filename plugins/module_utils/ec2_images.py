@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AWS I/O for AMIs and their snapshots: batched describes, create, deregister, delete."""
+
+import time
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
+
+# How long to sleep between the batched DescribeImages polls while waiting: short at first
+# (small AMIs finish in a minute), then steady so a hundred pending images cost one call a round.
+POLL_DELAYS = (2, 4, 8, 15)
+
+
+def summarize_image(image):
+    """The fields rotation needs, with tags as a dict."""
+    tags = boto3_tag_list_to_ansible_dict(image.get("Tags", []))
+    return {
+        "image_id": image["ImageId"],
+        "name": image.get("Name", ""),
+        "state": image["State"],
+        "instance_id": tags.get(SOURCE_INSTANCE_KEY, ""),
+        "created_at": created_at_of(tags, image["CreationDate"]),
+        "managed": is_managed(tags),
+        "tags": tags,
+        "snapshot_ids": sorted(
+            mapping["Ebs"]["SnapshotId"]
+            for mapping in image.get("BlockDeviceMappings", [])
+            if mapping.get("Ebs", {}).get("SnapshotId")
+        ),
+    }
+
+
+def describe_policy_images(ec2, policy):
+    """All of this account's images managed under `policy`, in one paginated describe."""
+    images = all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=managed_policy_filters(policy))
+    return [summarize_image(image) for image in images]
+
+
+def describe_images_by_id(ec2, image_ids):
+    """Images by id; a filter, not ImageIds, so one deregistered id does not fail the whole call."""
+    images = []
+    for chunk in chunks(image_ids):
+        images += all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=[{"Name": "image-id", "Values": chunk}])
+    return [summarize_image(image) for image in images]
+
+
+def describe_image_by_name(ec2, name):
+    images = ec2.describe_images(aws_retry=True, Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    return summarize_image(images[0]) if images else None
+
+
+def create_image(ec2, instance_id, name, description, no_reboot, tags):
+    """Create an AMI tagged (with its snapshots) at birth; returns its id.
+
+    CreateImage has no client token. AMI names are unique per account and region, so when a
+    retry follows a request whose answer was lost, AWS answers InvalidAMIName.Duplicate: the
+    image that holds the name is ours if it carries this instance's lineage, and is adopted
+    instead of being created twice.
+    """
+    tag_list = ansible_dict_to_boto3_tag_list(tags)
+    try:
+        return ec2.create_image(
+            aws_retry=True,
+            InstanceId=instance_id,
+            Name=name,
+            Description=description,
+            NoReboot=no_reboot,
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": tag_list},
+                {"ResourceType": "snapshot", "Tags": tag_list},
+            ],
+        )["ImageId"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "InvalidAMIName.Duplicate":
+            raise
+        existing = describe_image_by_name(ec2, name)
+        if existing and existing["managed"] and existing["instance_id"] == instance_id:
+            return existing["image_id"]
+        raise
+
+
+def wait_for_images(ec2, image_ids, timeout, sleep=time.sleep, clock=time.monotonic):
+    """Poll all images with one DescribeImages a round until none is pending or time is up.
+
+    Returns {image_id: summary} with each image's last seen state.
+    """
+    deadline = clock() + timeout
+    latest = {}
+    pending = list(image_ids)
+    round_number = 0
+    while pending:
+        for image in describe_images_by_id(ec2, pending):
+            latest[image["image_id"]] = image
+        pending = [image_id for image_id in pending if latest.get(image_id, {}).get("state", "pending") == "pending"]
+        remaining = deadline - clock()
+        if not pending or remaining <= 0:
+            break
+        sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
+        round_number += 1
+    return latest
+
+
+def deregister_image(ec2, image_id):
+    ec2.deregister_image(aws_retry=True, ImageId=image_id)
+
+
+def describe_snapshots_by_id(ec2, snapshot_ids):
+    """{snapshot_id: tags} for the snapshots that still exist."""
+    found = {}
+    for chunk in chunks(snapshot_ids):
+        snapshots = all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=[{"Name": "snapshot-id", "Values": chunk}])
+        for snapshot in snapshots:
+            found[snapshot["SnapshotId"]] = boto3_tag_list_to_ansible_dict(snapshot.get("Tags", []))
+    return found
+
+
+def images_using_snapshots(ec2, snapshot_ids):
+    """{snapshot_id: [image ids]} for snapshots that back a registered image of this account."""
+    users = {}
+    wanted = set(snapshot_ids)
+    for chunk in chunks(snapshot_ids):
+        images = all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=[{"Name": "block-device-mapping.snapshot-id", "Values": chunk}])
+        for image in images:
+            for snapshot_id in summarize_image(image)["snapshot_ids"]:
+                if snapshot_id in wanted:
+                    users.setdefault(snapshot_id, []).append(image["ImageId"])
+    return users
+
+
+def delete_snapshot(ec2, snapshot_id):
+    ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)

@@ -1,0 +1,402 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ami_rotate
+short_description: Back up EC2 instances as AMIs and keep a number of generations
+version_added: 0.1.0
+description:
+  - Creates an AMI of each selected instance and keeps generations per instance and policy,
+    deregistering older AMIs and deleting their snapshots, with the retention vocabulary of
+    C(restic forget) (C(keep_last), C(keep_daily), C(keep_weekly), ...).
+  - Every image and its snapshots are tagged C(cloudops:managed-by=cloudops.aws),
+    C(cloudops:policy), C(cloudops:source-instance) and C(cloudops:created-at). These tags are
+    the only state; a run that crashed is repaired by the next run.
+  - Only images carrying C(cloudops:managed-by=cloudops.aws) with the same policy and source
+    instance are ever deregistered. The newest available generation is never deregistered,
+    nor is an image still referenced by an instance, a launch template or an Auto Scaling group
+    (see I(protect_in_use)).
+  - A failure on one instance does not stop the others. That instance's generations are not
+    pruned in that run, and the task fails at the end, listing every failure.
+  - Supports check mode (returns the exact plan, changes nothing) and diff mode.
+author:
+  - cloudops.aws maintainers
+options:
+  instance_ids:
+    description:
+      - The instances to back up. Terminated and shutting-down instances are ignored with a warning.
+      - An id that does not exist fails the task before anything is created.
+      - Mutually exclusive with I(filters); one of them is required.
+    type: list
+    elements: str
+  filters:
+    description:
+      - EC2 DescribeInstances filters selecting the instances, for example C({"tag:Backup": "daily"}).
+      - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html) for the names.
+      - A selection that matches no instance is not an error; the task reports no change and warns.
+    type: dict
+  policy:
+    description:
+      - The generation group, stored in the C(cloudops:policy) tag. Each policy rotates on its own, so
+        C(daily) and C(pre-patch) images of one instance never prune each other.
+    type: str
+    default: default
+  retention:
+    description:
+      - Which generations to keep, per instance. The rules are combined (an image kept by any rule is kept),
+        as C(restic forget) does. At least one rule is required.
+      - Only C(available) images count as generations; C(pending) images are always kept, C(failed) managed images
+        are deregistered.
+    type: dict
+    required: true
+    suboptions:
+      keep_last:
+        description: Keep the newest N generations. Must be at least 1 when given.
+        type: int
+      keep_hourly:
+        description: For the last N hours that have a generation, keep the newest generation of each hour (UTC).
+        type: int
+      keep_daily:
+        description: For the last N days that have a generation, keep the newest of each day (UTC).
+        type: int
+      keep_weekly:
+        description: For the last N ISO weeks that have a generation, keep the newest of each week.
+        type: int
+      keep_monthly:
+        description: For the last N months that have a generation, keep the newest of each month.
+        type: int
+      keep_yearly:
+        description: For the last N years that have a generation, keep the newest of each year.
+        type: int
+      keep_within:
+        description:
+          - Keep every generation created within this duration of the newest generation, such as C(30d) or C(36h).
+          - Units are C(s), C(m) (minutes), C(h), C(d) and C(w).
+          - Measured from the newest generation, not from now, so a paused schedule never ages every backup out.
+        type: str
+  name:
+    description:
+      - Template for the AMI name. Placeholders are C({instance_name}) (the Name tag, or the id when there is none),
+        C({instance_id}), C({policy}), C({timestamp}) (UTC, C(20261123T031500Z)) and C({date}) (C(2026-11-23)).
+      - Characters AWS does not allow in AMI names are replaced by C(-); a name longer than 128 characters is
+        shortened in its C({instance_name}) part.
+    type: str
+    default: "{instance_name}-{instance_id}-{policy}-{timestamp}"
+  description:
+    description:
+      - Template for the AMI description, with the placeholders C({policy}), C({instance_id}) and C({instance_name}).
+      - Defaults to C(cloudops.aws {policy} backup of {instance_id} ({instance_name})).
+    type: str
+  no_reboot:
+    description:
+      - Do not reboot the instance before imaging. C(true) avoids downtime; the image is then crash-consistent.
+      - Set C(false) for file-system-consistent images when a reboot is acceptable.
+    type: bool
+    default: true
+  tags:
+    description:
+      - Extra tags for the images and their snapshots. Keys starting with C(cloudops:) are reserved.
+    type: dict
+    default: {}
+  min_interval:
+    description:
+      - Skip an instance whose newest generation (available, or pending as a backup in progress) is younger than this,
+        such as C(20h). Makes a retried or overlapping job cheap and free of duplicates.
+    type: str
+  wait:
+    description:
+      - Wait for the new AMIs to become available before pruning, with one DescribeImages poll for all of them.
+      - With C(false) the new images are pending when pruning runs and do not count as generations yet;
+        the next run prunes with them.
+    type: bool
+    default: true
+  wait_timeout:
+    description: How many seconds to wait for new AMIs. Images still pending then are reported in a warning.
+    type: int
+    default: 1800
+  protect_in_use:
+    description:
+      - Never deregister an AMI used by an instance (in any state but terminated), by the C($Default) or C($Latest)
+        version of a launch template, or by an Auto Scaling group (launch template or launch configuration).
+        Such images are returned in RV(images_protected) with the reason.
+    type: bool
+    default: true
+  max_concurrency:
+    description: How many AWS calls (create, deregister, delete) run in parallel.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Daily AMI of every instance tagged Backup=daily, keeping 7 daily and 4 weekly generations
+  cloudops.aws.ami_rotate:
+    region: eu-west-1
+    filters:
+      "tag:Backup": daily
+      instance-state-name: [running, stopped]
+    policy: daily
+    retention:
+      keep_daily: 7
+      keep_weekly: 4
+    min_interval: 20h
+    tags:
+      CostCenter: ops
+
+- name: Image before patching, kept for 14 days after the newest one
+  cloudops.aws.ami_rotate:
+    instance_ids:
+      - i-0123456789abcdef0
+    policy: pre-patch
+    no_reboot: false
+    retention:
+      keep_last: 1
+      keep_within: 14d
+  register: pre_patch
+
+- name: Show what a run would create and deregister
+  cloudops.aws.ami_rotate:
+    filters:
+      "tag:Role": web
+    policy: daily
+    retention:
+      keep_last: 3
+  check_mode: true
+  diff: true
+  register: plan
+
+- name: Start many images without waiting; the next run prunes once they are available
+  cloudops.aws.ami_rotate:
+    filters:
+      "tag:Backup": hourly
+    policy: hourly
+    retention:
+      keep_hourly: 24
+    wait: false
+    max_concurrency: 20
+"""
+
+RETURN = r"""
+images_created:
+  description: The images created by this run (in check mode, the images it would create, with a null id).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image_id:
+      description: The new AMI's id; null in check mode.
+      type: str
+      sample: ami-0f1e2d3c4b5a69788
+    instance_id:
+      description: The source instance.
+      type: str
+      sample: i-0123456789abcdef0
+    name:
+      description: The AMI name.
+      type: str
+      sample: web-1-i-0123456789abcdef0-daily-20261123T031500Z
+    created_at:
+      description: The backup time, also in the C(cloudops:created-at) tag.
+      type: str
+      sample: "2026-11-23T03:15:00Z"
+    snapshot_ids:
+      description: The snapshots behind the image, once known (after waiting).
+      type: list
+      elements: str
+      sample: [snap-0a1b2c3d4e5f60718]
+    state:
+      description: C(available), C(pending) (not waited for or timed out), C(failed), or C(planned) in check mode.
+      type: str
+      sample: available
+  sample: [{"image_id": "ami-0f1e2d3c4b5a69788", "instance_id": "i-0123456789abcdef0", "state": "available",
+            "name": "web-1-i-0123456789abcdef0-daily-20261123T031500Z", "created_at": "2026-11-23T03:15:00Z",
+            "snapshot_ids": ["snap-0a1b2c3d4e5f60718"]}]
+images_deregistered:
+  description: The images deregistered (in check mode, that would be), with the same keys as RV(images_created) and a reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"image_id": "ami-0a9b8c7d6e5f40312", "instance_id": "i-0123456789abcdef0", "name": "web-1-i-0123456789abcdef0-daily-20261116T031500Z",
+            "created_at": "2026-11-16T03:15:00Z", "snapshot_ids": ["snap-0b1c2d3e4f5a60718"],
+            "reason": "not selected by retention (keep_daily=7)"}]
+snapshots_deleted:
+  description: Snapshots deleted after their image was deregistered.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"snapshot_id": "snap-0b1c2d3e4f5a60718", "image_id": "ami-0a9b8c7d6e5f40312"}]
+snapshots_retained:
+  description: Snapshots of deregistered images that were kept, with the reason (still used by another image, or not managed).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"snapshot_id": "snap-0c1d2e3f4a5b60718", "image_id": "ami-0a9b8c7d6e5f40312", "reason": "still used by ami-0d1e2f3a4b5c60718"}]
+images_retained:
+  description: Generations kept, each with the retention rule that keeps it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"image_id": "ami-0f1e2d3c4b5a69788", "instance_id": "i-0123456789abcdef0", "state": "available",
+            "name": "web-1-i-0123456789abcdef0-daily-20261123T031500Z", "created_at": "2026-11-23T03:15:00Z",
+            "snapshot_ids": ["snap-0a1b2c3d4e5f60718"], "reason": "newest available generation; keep_daily 2026-11-23 (1 of 7)"}]
+images_protected:
+  description: Images the retention would deregister but that are still in use, with what uses them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"image_id": "ami-0e1f2a3b4c5d60718", "instance_id": "i-0123456789abcdef0", "state": "available",
+            "name": "web-1-i-0123456789abcdef0-daily-20261101T031500Z", "created_at": "2026-11-01T03:15:00Z",
+            "snapshot_ids": [], "reason": "referenced by launch template web (lt-0123456789abcdef0) version 3 ($Default)"}]
+instances_skipped:
+  description: Instances not backed up because of I(min_interval), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"instance_id": "i-0123456789abcdef0", "reason": "newest generation ami-0f1e2d3c4b5a69788 (available) is 3h old, younger than min_interval 20h"}]
+failures:
+  description: Per-instance failures; the task fails when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"instance_id": "i-0123456789abcdef0", "error": "CreateImage: An error occurred (InternalError) when calling the CreateImage operation"}]
+"""
+
+import datetime
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import Rotation
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import RotationOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
+from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
+from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import policy_from_params
+
+RETENTION_KEYS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within")
+MAX_CONCURRENCY_LIMIT = 100
+
+
+def argument_spec():
+    retention = {key: {"type": "int"} for key in RETENTION_KEYS}
+    retention["keep_within"] = {"type": "str"}
+    return dict(
+        instance_ids=dict(type="list", elements="str"),
+        filters=dict(type="dict"),
+        policy=dict(type="str", default="default"),
+        retention=dict(type="dict", required=True, options=retention),
+        name=dict(type="str", default=DEFAULT_NAME_TEMPLATE),
+        description=dict(type="str"),
+        no_reboot=dict(type="bool", default=True),
+        tags=dict(type="dict", default={}),
+        min_interval=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+        protect_in_use=dict(type="bool", default=True),
+        max_concurrency=dict(type="int", default=10),
+    )
+
+
+def options_from_params(params):
+    """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
+    policy = params["policy"].strip()
+    if not policy:
+        raise ValueError("policy: must not be empty")
+    reserved = sorted(key for key in params["tags"] if str(key).startswith("cloudops:"))
+    if reserved:
+        raise ValueError("tags: keys starting with 'cloudops:' are reserved for the collection's own tags: %s" % ", ".join(reserved))
+    if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY_LIMIT:
+        raise ValueError("max_concurrency: must be between 1 and %d, got %d" % (MAX_CONCURRENCY_LIMIT, params["max_concurrency"]))
+    if params["wait_timeout"] < 0:
+        raise ValueError("wait_timeout: must be 0 or more seconds, got %d" % params["wait_timeout"])
+    validate_name_template(params["name"])
+    retention = {key: value for key, value in params["retention"].items() if value is not None}
+    try:
+        min_interval = parse_duration(params["min_interval"]) if params["min_interval"] is not None else None
+    except ValueError as error:
+        raise ValueError("min_interval: %s" % error) from error
+    return RotationOptions(
+        policy=policy,
+        retention=policy_from_params(retention),
+        name_template=params["name"],
+        description=params["description"],
+        no_reboot=params["no_reboot"],
+        extra_tags={str(key): str(value) for key, value in params["tags"].items()},
+        min_interval=min_interval,
+        wait=params["wait"],
+        wait_timeout=params["wait_timeout"],
+        protect_in_use=params["protect_in_use"],
+        max_concurrency=params["max_concurrency"],
+    )
+
+
+def diff_of(groups_before, result):
+    """Image names before and after, for --diff."""
+    removed = {image["image_id"] for image in result["images_deregistered"]}
+    before = sorted("%s %s" % (image["image_id"], image["name"]) for image in groups_before)
+    after = [line for line in before if line.split(" ", 1)[0] not in removed]
+    after += ["%s %s" % (image["image_id"] or "(new)", image["name"]) for image in result["images_created"]]
+    return {"before": {"images": before}, "after": {"images": sorted(after)}}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("instance_ids", "filters")],
+        required_one_of=[("instance_ids", "filters")],
+        supports_check_mode=True,
+    )
+    try:
+        options = options_from_params(module.params)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+
+    retry = AWSRetry.jittered_backoff(retries=10)
+    ec2 = module.client("ec2", retry_decorator=retry)
+    autoscaling = module.client("autoscaling", retry_decorator=retry)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    rotation = Rotation(ec2, autoscaling, options, now)
+
+    try:
+        instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
+        if gone:
+            module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
+        if not instances:
+            module.warn("no instance matches the selection; nothing to back up")
+            module.exit_json(changed=False, **rotation.result)
+        result = rotation.preview(instances) if module.check_mode else rotation.run(instances)
+    except (SelectionError, ValueError) as error:
+        module.fail_json(msg=str(error))
+    except (BotoCoreError, ClientError) as error:
+        module.fail_json_aws(error, msg="ami_rotate could not complete", **rotation.result)
+
+    for warning in rotation.warnings:
+        module.warn(warning)
+    changed = bool(result["images_created"] or result["images_deregistered"] or result["snapshots_deleted"])
+    selected = {i["instance_id"] for i in instances}
+    before = [image for image in rotation.images_before or [] if image["instance_id"] in selected]
+    extra = {"diff": diff_of(before, result)} if module._diff else {}
+    if result["failures"]:
+        module.fail_json(
+            msg="ami_rotate failed for %d instance(s): %s" % (
+                len(result["failures"]), "; ".join("%s: %s" % (f["instance_id"], f["error"]) for f in result["failures"])),
+            changed=changed, **dict(result, **extra))
+    module.exit_json(changed=changed, **dict(result, **extra))
+
+
+if __name__ == "__main__":
+    main()

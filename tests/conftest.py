@@ -1,0 +1,90 @@
+"""Fixtures shared by the unit, integration and benchmark tests.
+
+One simulator serves the whole session; every test starts from a reset world.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from simulator.client import running_simulator
+
+REPO = Path(__file__).resolve().parent.parent
+COLLECTIONS = REPO / "build" / "collections"
+
+
+@pytest.fixture(scope="session")
+def simulator_server():
+    with running_simulator(ami_available_after=0.5, snapshot_completed_after=0.5) as server:
+        yield server
+
+
+@pytest.fixture
+def sim(simulator_server):
+    simulator_server.reset()
+    return simulator_server
+
+
+@pytest.fixture
+def ec2(sim):
+    return boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def autoscaling(sim):
+    return boto3.client("autoscaling", endpoint_url=sim.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def ansible_env(sim):
+    env = dict(os.environ)
+    env.update(sim.env)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    )
+    return env
+
+
+class TaskRunner:
+    """Runs one module task through ansible-playbook, as a user would, and returns its result."""
+
+    def __init__(self, sim):
+        self.sim = sim
+
+    def __call__(self, module, args, check=False, diff=False, timeout=300):
+        play = [{
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "tasks": [{"name": "task under test", module: args, "check_mode": check, "diff": diff}],
+        }]
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+            yaml.safe_dump(play, handle)
+        try:
+            completed = subprocess.run(
+                [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
+                env=ansible_env(self.sim), capture_output=True, text=True, timeout=timeout, check=False)
+        finally:
+            os.unlink(handle.name)
+        try:
+            report = json.loads(completed.stdout)
+            return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError) as error:
+            raise AssertionError("ansible-playbook gave no task result:\n%s\n%s" % (completed.stdout, completed.stderr)) from error
+
+
+@pytest.fixture
+def run_task(sim):
+    return TaskRunner(sim)
