@@ -10,7 +10,8 @@ The sequence, and why it is in this order:
 3. describe again: the pruning plan is made from what AWS holds now, not from what this run
    believes, so a concurrent or crashed run's images are counted too;
 4. plan each group with the pure retention planner, protect images still in use;
-5. deregister, then delete the snapshots no other image uses.
+5. deregister, then delete the snapshots no other image uses, including those left behind by
+   an earlier run that stopped between deregistering and deleting.
 An instance whose backup failed in this run is not pruned (DESIGN.md, safety rule 5).
 """
 
@@ -22,6 +23,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import r
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
@@ -201,33 +203,52 @@ class Rotation:
                 self._fail(image["instance_id"], "DeregisterImage %s: %s" % (image["image_id"], _error_text(outcome.error)))
         return deregistered
 
-    def _delete_snapshots(self, deregistered):
-        owner = {snapshot_id: image for image in deregistered for snapshot_id in image["snapshot_ids"]}
-        if not owner:
+    def _orphaned_snapshots(self, live_image_ids, instance_ids):
+        """{snapshot_id: owner} for this policy's snapshots whose image is gone.
+
+        A run stopped between DeregisterImage and DeleteSnapshot leaves them behind; the
+        snapshot's CreateImage description names its image, and the tags name the instance.
+        """
+        owners = {}
+        for snapshot in ec2_images.describe_policy_snapshots(self.ec2, self.options.policy):
+            image_id = snapshot["image_id"]
+            instance_id = snapshot["tags"].get(SOURCE_INSTANCE_KEY)
+            if image_id and image_id not in live_image_ids and instance_id in instance_ids and instance_id not in self.failed_instances:
+                owners[snapshot["snapshot_id"]] = {"image_id": image_id, "instance_id": instance_id,
+                                                   "reason": "its image %s no longer exists" % image_id}
+        return owners
+
+    def _delete_snapshots(self, deregistered, live_image_ids, instance_ids):
+        owners = self._orphaned_snapshots(live_image_ids, instance_ids)
+        for image in deregistered:
+            for snapshot_id in image["snapshot_ids"]:
+                owners[snapshot_id] = {"image_id": image["image_id"], "instance_id": image["instance_id"],
+                                       "reason": "its image %s was deregistered" % image["image_id"]}
+        if not owners:
             return
-        existing = ec2_images.describe_snapshots_by_id(self.ec2, sorted(owner))
+        existing = ec2_images.describe_snapshots_by_id(self.ec2, sorted(owners))
         users = ec2_images.images_using_snapshots(self.ec2, sorted(existing))
         deletable = []
         for snapshot_id in sorted(existing):
-            image = owner[snapshot_id]
+            owner = owners[snapshot_id]
             if snapshot_id in users:
                 reason = "still used by %s" % ", ".join(sorted(users[snapshot_id]))
             elif not is_managed(existing[snapshot_id]):
                 reason = "not managed by cloudops.aws"
             else:
-                deletable.append((snapshot_id, image))
+                deletable.append((snapshot_id, owner))
                 continue
-            self.result["snapshots_retained"].append({"snapshot_id": snapshot_id, "image_id": image["image_id"], "reason": reason})
+            self.result["snapshots_retained"].append({"snapshot_id": snapshot_id, "image_id": owner["image_id"], "reason": reason})
 
         def delete(item):
             ec2_images.delete_snapshot(self.ec2, item[0])
 
         for outcome in run_bounded(delete, deletable, self.options.max_concurrency):
-            snapshot_id, image = outcome.item
+            snapshot_id, owner = outcome.item
             if outcome.ok:
-                self.result["snapshots_deleted"].append({"snapshot_id": snapshot_id, "image_id": image["image_id"]})
+                self.result["snapshots_deleted"].append({"snapshot_id": snapshot_id, "image_id": owner["image_id"], "reason": owner["reason"]})
             else:
-                self._fail(image["instance_id"], "DeleteSnapshot %s: %s" % (snapshot_id, _error_text(outcome.error)))
+                self._fail(owner["instance_id"], "DeleteSnapshot %s: %s" % (snapshot_id, _error_text(outcome.error)))
 
     # -- the two entry points ------------------------------------------------------------------
 
@@ -250,7 +271,9 @@ class Rotation:
         groups = self._groups()
         plans, references = self._plans(groups, instance_ids)
         to_delete = self._record_plans(groups, plans, references)
-        self._delete_snapshots(self._deregister(to_delete))
+        deregistered = self._deregister(to_delete)
+        live_image_ids = {image["image_id"] for group in groups.values() for image in group} - {image["image_id"] for image in deregistered}
+        self._delete_snapshots(deregistered, live_image_ids, set(instance_ids))
         return self.result
 
     def preview(self, instances):

@@ -4,6 +4,7 @@
 
 """AWS I/O for AMIs and their snapshots: batched describes, create, deregister, delete."""
 
+import re
 import time
 
 try:
@@ -24,6 +25,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import mana
 # How long to sleep between the batched DescribeImages polls while waiting: short at first
 # (small AMIs finish in a minute), then steady so a hundred pending images cost one call a round.
 POLL_DELAYS = (2, 4, 8, 15)
+CREATE_IMAGE_DESCRIPTION = re.compile(r"^Created by CreateImage\([^)]*\) for (ami-[0-9a-f]+)")
 
 
 def summarize_image(image):
@@ -127,6 +129,22 @@ def describe_snapshots_by_id(ec2, snapshot_ids):
         for snapshot in snapshots:
             found[snapshot["SnapshotId"]] = boto3_tag_list_to_ansible_dict(snapshot.get("Tags", []))
     return found
+
+
+def describe_policy_snapshots(ec2, policy):
+    """This account's snapshots managed under `policy`, with the image their CreateImage description names."""
+    snapshots = all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=managed_policy_filters(policy))
+    return [{
+        "snapshot_id": snapshot["SnapshotId"],
+        "image_id": image_id_from_description(snapshot.get("Description", "")),
+        "tags": boto3_tag_list_to_ansible_dict(snapshot.get("Tags", [])),
+    } for snapshot in snapshots]
+
+
+def image_id_from_description(description):
+    """The AMI id in AWS's "Created by CreateImage(i-...) for ami-..." snapshot description, or None."""
+    match = CREATE_IMAGE_DESCRIPTION.search(description)
+    return match.group(1) if match else None
 
 
 def images_using_snapshots(ec2, snapshot_ids):

@@ -34,7 +34,7 @@ options:
     elements: str
   filters:
     description:
-      - EC2 DescribeInstances filters selecting the instances, for example C({"tag:Backup": "daily"}).
+      - EC2 DescribeInstances filters selecting the instances, for example C(tag:Backup) set to C(daily).
       - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html) for the names.
       - A selection that matches no instance is not an error; the task reports no change and warns.
     type: dict
@@ -79,16 +79,16 @@ options:
         type: str
   name:
     description:
-      - Template for the AMI name. Placeholders are C({instance_name}) (the Name tag, or the id when there is none),
-        C({instance_id}), C({policy}), C({timestamp}) (UTC, C(20261123T031500Z)) and C({date}) (C(2026-11-23)).
-      - Characters AWS does not allow in AMI names are replaced by C(-); a name longer than 128 characters is
-        shortened in its C({instance_name}) part.
+      - "Template for the AMI name. Placeholders are C({instance_name}) (the Name tag, or the id when there is none),
+        C({instance_id}), C({policy}), C({timestamp}) (UTC, C(20261123T031500Z)) and C({date}) (C(2026-11-23))."
+      - "Characters AWS does not allow in AMI names are replaced by C(-); a name longer than 128 characters is
+        shortened in its C({instance_name}) part."
     type: str
     default: "{instance_name}-{instance_id}-{policy}-{timestamp}"
   description:
     description:
-      - Template for the AMI description, with the placeholders C({policy}), C({instance_id}) and C({instance_name}).
-      - Defaults to C(cloudops.aws {policy} backup of {instance_id} ({instance_name})).
+      - "Template for the AMI description, with the placeholders C({policy}), C({instance_id}) and C({instance_name})."
+      - "Defaults to C(cloudops.aws {policy} backup of {instance_id} ({instance_name}))."
     type: str
   no_reboot:
     description:
