@@ -1,0 +1,3 @@
+from simulator.server import main
+
+main()

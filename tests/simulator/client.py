@@ -1,0 +1,141 @@
+"""Drive a running simulator, or run one for the duration of a `with` block.
+
+Standard library only, so any test or script can import it.
+"""
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class SimulatorError(RuntimeError):
+    pass
+
+
+class SimulatorClient:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint.rstrip("/")
+        self.env = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
+    def _request(self, method, path, body=None, timeout=60):
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(
+            f"{self.endpoint}/_sim/{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace")
+            raise SimulatorError(f"{method} /_sim/{path}: HTTP {error.code}: {detail}") from None
+
+    def health(self):
+        return self._request("GET", "health", timeout=2)
+
+    def calls(self, since=None, action=None):
+        query = "&".join(
+            f"{key}={urllib.request.quote(str(value))}"
+            for key, value in (("since", since), ("action", action)) if value is not None
+        )
+        return self._request("GET", "log" + (f"?{query}" if query else ""))["calls"]
+
+    def clear_log(self):
+        self._request("DELETE", "log")
+
+    def add_fault(self, **rule):
+        return self._request("POST", "faults", rule)["id"]
+
+    def clear_faults(self):
+        self._request("DELETE", "faults")
+
+    def faults(self):
+        return self._request("GET", "faults")["faults"]
+
+    def configure(self, **cfg):
+        return self._request("POST", "config", cfg)
+
+    def config(self):
+        return self._request("GET", "config")
+
+    def fail_images(self, instance_id=None, image_id=None):
+        body = {"instance_id": instance_id} if instance_id else {"image_id": image_id}
+        self._request("POST", "image-failures", body)
+
+    def seed(self, fleet):
+        return self._request("POST", "seed", fleet)
+
+    def reset(self):
+        self._request("POST", "reset")
+
+
+def _wait_for_endpoint(process, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SimulatorError(f"simulator did not start within {timeout} s")
+        readable, _, _ = select.select([process.stdout], [], [], remaining)
+        if not readable:
+            continue
+        line = process.stdout.readline()
+        if line.startswith("simulator listening on "):
+            return line.split()[-1]
+        if not line and process.poll() is not None:
+            raise SimulatorError(f"simulator exited with {process.returncode}")
+
+
+@contextlib.contextmanager
+def running_simulator(fleet=None, startup_timeout=60, **start_options):
+    """Run `python -m simulator --port 0` and yield a client for it.
+
+    `fleet` is a path to a fleet YAML file or a fleet dict; start options are
+    the CLI's (ami_available_after=0.5, throttling=True, ...).
+    """
+    args = [sys.executable, "-m", "simulator", "--port", "0"]
+    for option, value in start_options.items():
+        flag = "--" + option.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value not in (None, False):
+            args += [flag, str(value)]
+    fleet_doc = None
+    if isinstance(fleet, dict):
+        fleet_doc = fleet
+    elif fleet:
+        args += ["--fleet", str(fleet)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        try:
+            try:
+                client = SimulatorClient(_wait_for_endpoint(process, startup_timeout))
+            except SimulatorError as error:
+                stderr.seek(0)
+                raise SimulatorError(f"{error}\n{stderr.read()[-4000:]}") from None
+            if fleet_doc:
+                client.seed(fleet_doc)
+            yield client
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

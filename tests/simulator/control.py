@@ -1,0 +1,88 @@
+"""The /_sim/ control endpoint: JSON in, JSON out."""
+
+import json
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from werkzeug.wrappers import Request, Response
+
+from simulator import ec2_images
+
+
+class ControlError(Exception):
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def handle(sim, environ, start_response):
+    request = Request(environ)
+    try:
+        payload = _route(sim, request)
+        response = Response(json.dumps(payload), status=200, mimetype="application/json")
+    except ControlError as error:
+        response = Response(json.dumps({"error": str(error)}), status=error.status, mimetype="application/json")
+    except (ValueError, TypeError, KeyError) as error:
+        response = Response(json.dumps({"error": f"bad request: {error}"}), status=400,
+                            mimetype="application/json")
+    return response(environ, start_response)
+
+
+def _json(request):
+    if not request.get_data():
+        return {}
+    body = json.loads(request.get_data())
+    if not isinstance(body, dict):
+        raise ControlError("expected a JSON object")
+    return body
+
+
+def _route(sim, request):
+    path, method = request.path.rstrip("/"), request.method
+    if (path, method) == ("/_sim/health", "GET"):
+        return {"ok": True}
+    if path == "/_sim/log":
+        if method == "GET":
+            since = request.args.get("since")
+            calls = sim.log.since(int(since) if since else None, request.args.get("action"))
+            return {"calls": calls}
+        if method == "DELETE":
+            sim.log.clear()
+            return {"ok": True}
+    if path == "/_sim/faults":
+        if method == "GET":
+            return {"faults": sim.faults.describe()}
+        if method == "POST":
+            return {"id": sim.faults.add(**_json(request))}
+        if method == "DELETE":
+            sim.faults.clear()
+            return {"ok": True}
+    if path == "/_sim/config":
+        if method == "GET":
+            return sim.config()
+        if method == "POST":
+            return sim.configure(_json(request))
+    if (path, method) == ("/_sim/image-failures", "POST"):
+        return _fail_images(_json(request))
+    if (path, method) == ("/_sim/seed", "POST"):
+        return sim.seed(_json(request))
+    if (path, method) == ("/_sim/reset", "POST"):
+        sim.reset()
+        return {"ok": True}
+    raise ControlError(f"no control route {method} {path}", status=404)
+
+
+def _fail_images(body):
+    if body.get("instance_id"):
+        ec2_images.LIFECYCLE.fail_images_of(body["instance_id"])
+        return {"ok": True}
+    image_id = body.get("image_id")
+    if not image_id:
+        raise ControlError("give instance_id or image_id")
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][body.get("region", "us-east-1")]
+    ami = backend.amis.get(image_id)
+    if ami is None:
+        raise ControlError(f"no image {image_id}", status=404)
+    if not ec2_images.fail_pending(ami):
+        raise ControlError(f"image {image_id} is {ami.state}, not pending", status=409)
+    return {"ok": True}
