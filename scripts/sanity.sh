@@ -54,8 +54,10 @@ mkdir -p "$STAGE"
 (
     cd "$ROOT"
     # --cached also lists tracked files deleted from the work tree; copy only what exists.
+    # A symlinked .venv or build escapes the directory patterns in .gitignore: skip them.
     git ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' path; do
+            case $path in .venv | .venv/* | build | build/*) continue ;; esac
             if [[ -e $path || -L $path ]]; then printf '%s\0' "$path"; fi
         done |
         tar --null --no-recursion -T - -cf - |
