@@ -84,6 +84,9 @@ ln -sfn "$amazon_aws" "$COLLECTION_ROOT/ansible_collections/amazon/aws"
 # --- run -----------------------------------------------------------------------------------
 cd "$STAGE"
 export PATH=$VENV/bin:$PATH
+# The Makefile points these at the checkout for the other targets; ansible-test must see
+# only the staged copy.
+unset PYTHONPATH ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 status=0
 ansible-test sanity --local --python "$SANITY_PYTHON" --requirements "$@" || status=$?
 echo "sanity.sh: results are in ${STAGE#"$ROOT"/}/tests/output" >&2
