@@ -2,6 +2,7 @@
 
 import json
 
+from botocore.exceptions import BotoCoreError, ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
@@ -22,7 +23,7 @@ def handle(sim, environ, start_response):
         response = Response(json.dumps(payload), status=200, mimetype="application/json")
     except ControlError as error:
         response = Response(json.dumps({"error": str(error)}), status=error.status, mimetype="application/json")
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, BotoCoreError, ClientError) as error:
         response = Response(json.dumps({"error": f"bad request: {error}"}), status=400,
                             mimetype="application/json")
     return response(environ, start_response)

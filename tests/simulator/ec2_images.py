@@ -88,9 +88,15 @@ def _ami_get_state(ami):
         with LIFECYCLE.lock:
             if ami.__dict__.get("_settle") is settle:
                 ami.__dict__["_state"] = settle.final
-                ami.state_reason = settle.reason
+                ami.__dict__["_state_reason"] = settle.reason
                 ami.__dict__["_settle"] = None
     return ami.__dict__["_state"]
+
+
+def _ami_state_reason(ami):
+    # The serializer may read StateReason before State: settle first.
+    _ami_get_state(ami)
+    return ami.__dict__.get("_state_reason")
 
 
 def _ami_set_state(ami, value):
@@ -271,7 +277,7 @@ def install():
     if getattr(Ami, "_simulator_patched", False):
         return
     Ami.state = property(_ami_get_state, _ami_set_state)
-    Ami.state_reason = None
+    Ami.state_reason = property(_ami_state_reason)
     Ami.block_device_mappings = property(_ami_block_device_mappings)
     Snapshot.status = property(_snapshot_get_status, _snapshot_set_status)
     Snapshot.progress = property(_snapshot_progress)

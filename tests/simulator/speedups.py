@@ -7,8 +7,10 @@
   resource, which Python attribute names may hold it and whether a response
   transformer applies. Both depend only on the object's class, the shape and
   the key path, so they are computed once per response and reused.
+- moto's dispatcher lists its package directory on every request to route it.
 """
 
+from moto import backends
 from moto.core import serialize
 from moto.core.utils import MISSING, get_value
 from moto.ec2.models.core import TaggedEC2Resource
@@ -52,5 +54,7 @@ def pick_attribute(self, context):
 
 
 def install():
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
     TaggedEC2Resource.get_tags = get_tags
     serialize.AttributePicker.__call__ = pick_attribute
