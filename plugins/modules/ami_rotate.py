@@ -23,7 +23,7 @@ description:
     pruned in that run, and the task fails at the end, listing every failure.
   - Supports check mode (returns the exact plan, changes nothing) and diff mode.
 author:
-  - cloudops.aws maintainers
+  - cloudops.aws maintainers (@cloudops)
 options:
   instance_ids:
     description:

@@ -97,7 +97,7 @@ def test_only_managed_images_of_the_same_policy_and_instance_are_deregistered(ru
     lookalike = ec2.create_image(InstanceId=web1, Name="lookalike-web-1", TagSpecifications=[{
         "ResourceType": "image", "Tags": [{"Key": "cloudops:policy", "Value": "daily"}, {"Key": "cloudops:source-instance", "Value": web1}]}])["ImageId"]
 
-    for _ in range(3):
+    for _run in range(3):
         result = rotate(run_task, instance_ids=[web1], filters=None, retention={"keep_last": 1})
         assert not result.get("failed"), result.get("msg")
 
@@ -127,7 +127,7 @@ def test_throttling_storm_ends_like_a_calm_run_without_duplicates(run_task, ec2,
     # lost after AWS acted on it: the retry must adopt that image, not make a second one.
     sim.add_fault(action="*", code="RequestLimitExceeded", probability=0.3, count=None)
     sim.add_fault(action="CreateImage", code="InternalError", after=True, count=1)
-    for _ in range(3):
+    for _run in range(3):
         result = rotate(run_task, retention={"keep_last": 2})
         assert not result.get("failed"), result.get("msg")
     sim.clear_faults()
@@ -223,7 +223,7 @@ def test_check_mode_returns_the_plan_and_changes_nothing(run_task, ec2, fleet, s
 def test_images_in_use_are_protected_with_the_reason(run_task, ec2, autoscaling, fleet):
     web1 = fleet["web-1"]
     by_template, by_instance, by_group = [rotate(run_task, instance_ids=[web1], filters=None, retention={"keep_last": 5})["images_created"][0]["image_id"]
-                                          for _ in range(3)]
+                                          for _run in range(3)]
     ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": by_template})
     ec2.run_instances(ImageId=by_instance, MinCount=1, MaxCount=1)
     ec2.create_launch_template(LaunchTemplateName="asg-web", LaunchTemplateData={"ImageId": by_group})

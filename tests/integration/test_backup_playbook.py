@@ -1,0 +1,54 @@
+"""playbooks/backup.yml with the simulator inventory, as an operator runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from aws_state import images_by_instance
+from aws_state import tags_of
+from conftest import REPO
+from conftest import ansible_env
+
+DEMO_FLEET = REPO / "tests" / "simulator" / "fleets" / "demo.yml"
+
+
+def run_playbook(sim, *extra):
+    env = ansible_env(sim)
+    env.pop("ANSIBLE_STDOUT_CALLBACK")
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(REPO / "inventories" / "simulator" / "hosts.yml"),
+         str(REPO / "playbooks" / "backup.yml"), *extra],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_backup_playbook_rotates_generations_of_tagged_instances(sim, ec2):
+
+    instances = sim.seed(yaml.safe_load(DEMO_FLEET.read_text()))["instances"]
+    tagged = {instance_id for name, instance_id in instances.items() if name != "db-old"}
+    extra = ["-e", '{"ami_backup_retention": {"keep_last": 1}, "ami_backup_min_interval": ""}']
+
+    first = run_playbook(sim, *extra)
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = images_by_instance(ec2, "daily")
+    second = run_playbook(sim, *extra)
+    assert second.returncode == 0, second.stdout + second.stderr
+    after_second = images_by_instance(ec2, "daily")
+
+    assert set(after_first) == set(after_second) == tagged
+    for instance_id in tagged:
+        assert len(after_second[instance_id]) == 1
+        assert after_second[instance_id][0]["ImageId"] != after_first[instance_id][0]["ImageId"]
+        assert tags_of(after_second[instance_id][0])["cloudops:policy"] == "daily"
+    assert "%d created, %d deregistered" % (len(tagged), len(tagged)) in second.stdout
+
+
+def test_backup_playbook_check_mode_changes_nothing(sim, ec2):
+
+    sim.seed(yaml.safe_load(DEMO_FLEET.read_text()))
+
+    result = run_playbook(sim, "--check")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert images_by_instance(ec2, "daily") == {}
