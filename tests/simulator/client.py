@@ -90,8 +90,7 @@ def _wait_for_endpoint(process, timeout):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise SimulatorError(f"simulator did not start within {timeout} s")
-        readable, _, _ = select.select([process.stdout], [], [], remaining)
-        if not readable:
+        if not select.select([process.stdout], [], [], remaining)[0]:
             continue
         line = process.stdout.readline()
         if line.startswith("simulator listening on "):

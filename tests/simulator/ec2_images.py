@@ -196,9 +196,9 @@ def create_image(self, instance_id, name, description, tag_specifications):
     _snapshot_devices(self, ami, sources, f"Created by CreateImage({instance_id}) for {ami.id}")
     if image_tags:
         ami.add_tags(image_tags)
-    for _, snapshot, *_ in ami.__dict__["_devices"]:
-        if snapshot_tags:
-            snapshot.add_tags(snapshot_tags)
+    if snapshot_tags:
+        for device in ami.__dict__["_devices"]:
+            device[1].add_tags(snapshot_tags)
     _start_pending(ami, LIFECYCLE.outcome_for(instance_id))
     return ami
 
@@ -213,7 +213,7 @@ def copy_image(self, source_image_id, source_region, name=None, description=None
     ami.root_device_type = source.root_device_type
     source_devices = source.__dict__.get("_devices")
     if source_devices:
-        sources = [(device, snap.volume, dot, vtype) for device, snap, _, dot, vtype in source_devices]
+        sources = [(device, snap.volume, dot, vtype) for device, snap, size, dot, vtype in source_devices]
         _snapshot_devices(
             self, ami, sources,
             f"Copied for DestinationAmi {ami.id} from SourceAmi {source.id} for SourceSnapshot "

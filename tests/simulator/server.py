@@ -104,13 +104,16 @@ class Simulator:
         if delay:
             time.sleep(delay)
         if call.service == "ec2" and not self.throttle.allow(call.region, call.action, call.params):
-            status, headers, body = error_response(call, "RequestLimitExceeded", "Request limit exceeded.")
+            response = error_response(call, "RequestLimitExceeded", "Request limit exceeded.")
         else:
             rule = self.faults.take(call)
-            if rule is None or rule.after:
-                status, headers, body = self._run_moto(environ)
-            if rule is not None:
-                status, headers, body = error_response(call, rule.code, rule.message, rule.status)
+            if rule is None:
+                response = self._run_moto(environ)
+            else:
+                if rule.after:
+                    self._run_moto(environ)
+                response = error_response(call, rule.code, rule.message, rule.status)
+        status, headers, body = response
         error_code = error_code_of(status, headers, body)
         self.log.record(call, status, error_code, (time.monotonic() - started) * 1000)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -160,7 +163,7 @@ def main(argv=None):
     parser.add_argument("--throttling", action="store_true", help="meter EC2 calls with AWS's token buckets")
     args = parser.parse_args(argv)
     simulator = Simulator(args.ami_available_after, args.snapshot_completed_after, args.throttling)
-    _, thread = serve(simulator, args.port, args.fleet)
+    thread = serve(simulator, args.port, args.fleet)[1]
     try:
         thread.join()
     except KeyboardInterrupt:

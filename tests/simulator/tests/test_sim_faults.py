@@ -55,8 +55,8 @@ def test_fault_after_the_effect_loses_the_response_only(sim, ec2, instance):
 
 def test_wildcard_fault_with_zero_probability_never_fires(sim, ec2):
     sim.add_fault(action="*", code="Unavailable", probability=0)
-    for _ in range(10):
-        ec2.describe_instances()
+    for attempt in range(10):
+        assert ec2.describe_instances(), attempt
     assert sim.faults()[0]["fired"] == 0
 
 
