@@ -17,9 +17,9 @@ keep_within is measured from the newest generation, not from the clock, and plan
 takes no "now": the same inputs always give the same plan, and a backup schedule that
 stops (a paused job, a broken credential) never ages out the generations that are left.
 
-Unlike restic 0.17, the oldest generation is not kept additionally when a history is
-shorter than a rule asks for: a young history is kept whole anyway, and the extra
-generation would be deleted later by a rule the user never wrote.
+One difference: since 0.17, restic also keeps the oldest snapshot when a history is too
+short to fill a period rule. That is not done here, so that every kept generation is kept
+by a rule (or safety rule) its reason names.
 
 Safety rules override the policy (the collection-wide rules for deleting modules):
 

@@ -64,6 +64,11 @@ def histories(draw):
 @st.composite
 def policies(draw):
     count = st.one_of(st.none(), st.integers(0, 12))
+    within = st.one_of(
+        st.none(),
+        st.integers(1, 400 * 86400).map(lambda seconds: timedelta(seconds=seconds)),
+        st.integers(1, 400).map(lambda days: timedelta(days=days)),
+    )
     args = {
         "keep_last": draw(st.one_of(st.none(), st.integers(1, 12))),
         "keep_hourly": draw(count),
@@ -71,7 +76,7 @@ def policies(draw):
         "keep_weekly": draw(count),
         "keep_monthly": draw(count),
         "keep_yearly": draw(count),
-        "keep_within": draw(st.one_of(st.none(), st.integers(1, 400 * 86400).map(lambda s: timedelta(seconds=s)), st.integers(1, 400).map(lambda d: timedelta(days=d)))),
+        "keep_within": draw(within),
     }
     if not any(args.values()):
         args["keep_daily"] = draw(st.integers(1, 12))
