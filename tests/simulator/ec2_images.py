@@ -265,6 +265,16 @@ def copy_snapshot(self, *args, **kwargs):
     return snapshot
 
 
+def _ami_get_filter_value(ami, filter_name, method_name=None):
+    # DescribeImages documents block-device-mapping.* filters; moto answers them with a 500.
+    if filter_name == "block-device-mapping.snapshot-id":
+        return [m["Ebs"]["SnapshotId"] for m in ami.block_device_mappings if "Ebs" in m]
+    if filter_name == "block-device-mapping.device-name":
+        return [m["DeviceName"] for m in ami.block_device_mappings]
+    return _moto_ami_get_filter_value(ami, filter_name, method_name)
+
+
+_moto_ami_get_filter_value = Ami.get_filter_value
 _moto_ami_block_device_mappings = Ami.block_device_mappings.fget
 _moto_create_image = AmiBackend.create_image
 _moto_copy_image = AmiBackend.copy_image
@@ -279,6 +289,7 @@ def install():
     Ami.state = property(_ami_get_state, _ami_set_state)
     Ami.state_reason = property(_ami_state_reason)
     Ami.block_device_mappings = property(_ami_block_device_mappings)
+    Ami.get_filter_value = _ami_get_filter_value
     Snapshot.status = property(_snapshot_get_status, _snapshot_set_status)
     Snapshot.progress = property(_snapshot_progress)
     AmiBackend.create_image = create_image
