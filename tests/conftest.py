@@ -5,6 +5,7 @@ One simulator serves the whole session; every test starts from a reset world.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,17 +73,24 @@ class TaskRunner:
         }]
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
             yaml.safe_dump(play, handle)
+        # Its own process group, so a timeout also ends the module process ansible-playbook forked,
+        # which would otherwise go on calling the simulator during the next test.
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
+            env=ansible_env(self.sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            completed = subprocess.run(
-                [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
-                env=ansible_env(self.sim), capture_output=True, text=True, timeout=timeout, check=False)
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
         finally:
             os.unlink(handle.name)
         try:
-            report = json.loads(completed.stdout)
+            report = json.loads(stdout)
             return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError) as error:
-            raise AssertionError("ansible-playbook gave no task result:\n%s\n%s" % (completed.stdout, completed.stderr)) from error
+            raise AssertionError("ansible-playbook gave no task result:\n%s\n%s" % (stdout, stderr)) from error
 
 
 @pytest.fixture

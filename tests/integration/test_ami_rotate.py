@@ -40,7 +40,8 @@ def rotate(run_task, **args):
     args.setdefault("filters", WEB)
     args.setdefault("policy", "daily")
     args.setdefault("retention", {"keep_last": 2})
-    return run_task("cloudops.aws.ami_rotate", args)
+    # filters=None means "not given", as a task would omit it.
+    return run_task("cloudops.aws.ami_rotate", {key: value for key, value in args.items() if value is not None})
 
 
 def test_first_run_images_every_live_instance_with_tagged_snapshots(run_task, ec2, fleet):
@@ -150,7 +151,7 @@ def test_one_failing_instance_does_not_stop_the_others_and_is_not_pruned(run_tas
     rotate(run_task, retention={"keep_last": 1})
     before = images_by_instance(ec2, "daily")
     web2 = fleet["web-2"]
-    sim.add_fault(action="CreateImage", code="InternalError", match=web2, count=None)
+    sim.add_fault(action="CreateImage", code="IncorrectInstanceState", match=web2, count=None)
 
     result = rotate(run_task, retention={"keep_last": 1})
 
@@ -163,7 +164,7 @@ def test_one_failing_instance_does_not_stop_the_others_and_is_not_pruned(run_tas
         assert len(after[other]) == 1 and after[other][0]["ImageId"] != before[other][0]["ImageId"]
 
 
-def test_image_that_ends_failed_is_a_failure_and_is_cleaned_up_later(run_task, ec2, fleet, sim):
+def test_image_that_ends_failed_is_a_failure_and_the_last_good_generation_stays(run_task, ec2, fleet, sim):
     web1 = fleet["web-1"]
     rotate(run_task, instance_ids=[web1], filters=None, retention={"keep_last": 1})
     good = managed_images(ec2, "daily", web1)[0]["ImageId"]
@@ -283,11 +284,13 @@ def _wait_for_call(sim, action, timeout=60):
     raise AssertionError("no %s call within %ss" % (action, timeout))
 
 
-@pytest.mark.parametrize("stall_action, kill_after", [
-    ("DescribeLaunchTemplateVersions", "CreateImage"),  # killed after creating, before pruning
-    ("DeleteSnapshot", "DeregisterImage"),  # killed after deregistering, before deleting snapshots
+@pytest.mark.parametrize("stall_action, kill_after, deregistered_by_next_run, repair_reason", [
+    # Killed after creating, before pruning: the next run prunes two generations per instance.
+    ("DescribeLaunchTemplateVersions", "CreateImage", 6, "was deregistered"),
+    # Killed after deregistering, before deleting snapshots: the next run finds the orphans.
+    ("DeleteSnapshot", "DeregisterImage", 3, "no longer exists"),
 ])
-def test_killed_run_is_repaired_by_the_next_run(run_task, ec2, fleet, sim, stall_action, kill_after):
+def test_killed_run_is_repaired_by_the_next_run(run_task, ec2, fleet, sim, stall_action, kill_after, deregistered_by_next_run, repair_reason):
     args = {"filters": WEB, "policy": "daily", "retention": {"keep_last": 1}}
     rotate(run_task, retention={"keep_last": 1})
     sim.configure(latency={"actions": {stall_action: 120}})
@@ -297,11 +300,13 @@ def test_killed_run_is_repaired_by_the_next_run(run_task, ec2, fleet, sim, stall
     time.sleep(3)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    sim.configure(latency={"actions": {}})
+    sim.configure(latency={"actions": {stall_action: None}})
 
     result = rotate(run_task, retention={"keep_last": 1})
 
     assert not result.get("failed"), result.get("msg")
+    assert len(result["images_deregistered"]) == deregistered_by_next_run
+    assert any(repair_reason in deleted["reason"] for deleted in result["snapshots_deleted"])
     grouped = images_by_instance(ec2, "daily")
     assert all(len(images) == 1 and images[0]["State"] == "available" for images in grouped.values())
     backing = {s for images in grouped.values() for image in images for s in snapshot_ids_of(image)}
