@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: demo test sanity lint pytest unit integration venv collection clean
+.PHONY: demo test sanity lint pytest unit integration bench soak venv collection clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
@@ -41,6 +41,12 @@ unit: venv collection
 
 integration: venv collection
 	$(BIN)/pytest tests/integration
+
+bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
+	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
+
+soak: venv collection  ## the long fault campaign
+	$(BIN)/python tests/reliability/soak.py
 
 clean:
 	rm -rf build tests/output .pytest_cache
