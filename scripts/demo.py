@@ -37,12 +37,12 @@ def print_generations(ec2, title):
     images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}])["Images"]
     snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}])["Snapshots"]
     print("\n--- %s: %d managed AMIs, %d managed snapshots ---" % (title, len(images), len(snapshots)))
-    print("%-10s %-12s %-22s %-10s %-22s %s" % ("instance", "state", "id", "image", "created-at", "snapshots"))
+    print("%-8s %-8s %-20s %-22s %-21s %s" % ("instance", "state", "instance id", "image id", "created-at", "snapshots"))
     for image in sorted(images, key=lambda i: (names.get(_tag(i, "cloudops:source-instance"), ("",))[0], _tag(i, "cloudops:created-at"))):
         source = _tag(image, "cloudops:source-instance")
         name, state = names.get(source, ("?", "?"))
         snapshot_count = sum(1 for m in image["BlockDeviceMappings"] if "Ebs" in m)
-        print("%-10s %-12s %-22s %-10s %-22s %d" % (name, state, source, image["ImageId"][-10:], _tag(image, "cloudops:created-at"), snapshot_count))
+        print("%-8s %-8s %-20s %-22s %-21s %d" % (name, state, source, image["ImageId"], _tag(image, "cloudops:created-at"), snapshot_count))
 
 
 def _tag(resource, key):
