@@ -23,6 +23,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import r
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
@@ -210,7 +211,7 @@ class Rotation:
         snapshot's CreateImage description names its image, and the tags name the instance.
         """
         owners = {}
-        for snapshot in ec2_images.describe_policy_snapshots(self.ec2, self.options.policy):
+        for snapshot in ec2_images.describe_snapshots(self.ec2, managed_policy_filters(self.options.policy)):
             image_id = snapshot["image_id"]
             instance_id = snapshot["tags"].get(SOURCE_INSTANCE_KEY)
             if image_id and image_id not in live_image_ids and instance_id in instance_ids and instance_id not in self.failed_instances:

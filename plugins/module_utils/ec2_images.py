@@ -21,6 +21,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOUR
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import parse_aws_time
 
 # How long to sleep between the batched DescribeImages polls while waiting: short at first
 # (small AMIs finish in a minute), then steady so a hundred pending images cost one call a round.
@@ -131,14 +132,19 @@ def describe_snapshots_by_id(ec2, snapshot_ids):
     return found
 
 
-def describe_policy_snapshots(ec2, policy):
-    """This account's snapshots managed under `policy`, with the image their CreateImage description names."""
-    snapshots = all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=managed_policy_filters(policy))
-    return [{
+def summarize_snapshot(snapshot):
+    return {
         "snapshot_id": snapshot["SnapshotId"],
         "image_id": image_id_from_description(snapshot.get("Description", "")),
+        "volume_size": snapshot.get("VolumeSize", 0),
+        "start_time": parse_aws_time(snapshot["StartTime"]),
         "tags": boto3_tag_list_to_ansible_dict(snapshot.get("Tags", [])),
-    } for snapshot in snapshots]
+    }
+
+
+def describe_snapshots(ec2, filters):
+    """This account's snapshots matching DescribeSnapshots filters, with the image their CreateImage description names."""
+    return [summarize_snapshot(snapshot) for snapshot in all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=filters)]
 
 
 def image_id_from_description(description):
