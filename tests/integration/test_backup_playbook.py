@@ -52,3 +52,21 @@ def test_backup_playbook_check_mode_changes_nothing(sim, ec2):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert images_by_instance(ec2, "daily") == {}
+
+
+def test_backup_playbook_cleans_orphans_and_steps_can_be_switched_off(sim, ec2):
+    instances = sim.seed(yaml.safe_load(DEMO_FLEET.read_text()))["instances"]
+    orphan_image = ec2.create_image(InstanceId=instances["web-1"], Name="made-by-hand", TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": "cloudops:managed-by", "Value": "cloudops.aws"}]},
+        {"ResourceType": "snapshot", "Tags": [{"Key": "cloudops:managed-by", "Value": "cloudops.aws"}]}])["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[orphan_image], WaiterConfig={"Delay": 1})
+    orphan_snapshots = [m["Ebs"]["SnapshotId"] for m in ec2.describe_images(ImageIds=[orphan_image])["Images"][0]["BlockDeviceMappings"]]
+    ec2.deregister_image(ImageId=orphan_image)
+
+    result = run_playbook(sim, "-e", '{"backup_amis": false, "backup_orphan_min_age": "0s"}')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert images_by_instance(ec2, "daily") == {}
+    remaining = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert not set(orphan_snapshots) & remaining
+    assert "orphaned snapshots: %d deleted" % len(orphan_snapshots) in result.stdout
