@@ -17,6 +17,7 @@ An instance whose backup failed in this run is not pruned (DESIGN.md, safety rul
 
 import collections
 
+from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
@@ -211,7 +212,7 @@ class Rotation:
         snapshot's CreateImage description names its image, and the tags name the instance.
         """
         owners = {}
-        for snapshot in ec2_images.describe_snapshots(self.ec2, managed_policy_filters(self.options.policy)):
+        for snapshot in ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.options.policy)):
             image_id = snapshot["image_id"]
             instance_id = snapshot["tags"].get(SOURCE_INSTANCE_KEY)
             if image_id and image_id not in live_image_ids and instance_id in instance_ids and instance_id not in self.failed_instances:
@@ -227,14 +228,14 @@ class Rotation:
                                        "reason": "its image %s was deregistered" % image["image_id"]}
         if not owners:
             return
-        existing = ec2_images.describe_snapshots_by_id(self.ec2, sorted(owners))
+        existing = ebs_snapshots.describe_snapshots_by_id(self.ec2, sorted(owners))
         users = ec2_images.images_using_snapshots(self.ec2, sorted(existing))
         deletable = []
         for snapshot_id in sorted(existing):
             owner = owners[snapshot_id]
             if snapshot_id in users:
                 reason = "still used by %s" % ", ".join(sorted(users[snapshot_id]))
-            elif not is_managed(existing[snapshot_id]):
+            elif not is_managed(existing[snapshot_id]["tags"]):
                 reason = "not managed by cloudops.aws"
             else:
                 deletable.append((snapshot_id, owner))
@@ -242,7 +243,7 @@ class Rotation:
             self.result["snapshots_retained"].append({"snapshot_id": snapshot_id, "image_id": owner["image_id"], "reason": reason})
 
         def delete(item):
-            ec2_images.delete_snapshot(self.ec2, item[0])
+            ebs_snapshots.delete_snapshot(self.ec2, item[0])
 
         for outcome in run_bounded(delete, deletable, self.options.max_concurrency):
             snapshot_id, owner = outcome.item

@@ -4,9 +4,6 @@
 
 """AWS I/O for AMIs and their snapshots: batched describes, create, deregister, delete."""
 
-import re
-import time
-
 try:
     from botocore.exceptions import ClientError
 except ImportError:
@@ -21,12 +18,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOUR
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
-from ansible_collections.cloudops.aws.plugins.module_utils.ownership import parse_aws_time
+from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
 
-# How long to sleep between the batched DescribeImages polls while waiting: short at first
-# (small AMIs finish in a minute), then steady so a hundred pending images cost one call a round.
-POLL_DELAYS = (2, 4, 8, 15)
-CREATE_IMAGE_DESCRIPTION = re.compile(r"^Created by CreateImage\([^)]*\) for (ami-[0-9a-f]+)")
 
 
 def summarize_image(image):
@@ -97,60 +90,13 @@ def create_image(ec2, instance_id, name, description, no_reboot, tags):
         raise
 
 
-def wait_for_images(ec2, image_ids, timeout, sleep=time.sleep, clock=time.monotonic):
-    """Poll all images with one DescribeImages a round until none is pending or time is up.
-
-    Returns {image_id: summary} with each image's last seen state.
-    """
-    deadline = clock() + timeout
-    latest = {}
-    pending = list(image_ids)
-    round_number = 0
-    while pending:
-        for image in describe_images_by_id(ec2, pending):
-            latest[image["image_id"]] = image
-        pending = [image_id for image_id in pending if latest.get(image_id, {}).get("state", "pending") == "pending"]
-        remaining = deadline - clock()
-        if not pending or remaining <= 0:
-            break
-        sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
-        round_number += 1
-    return latest
+def wait_for_images(ec2, image_ids, timeout, **clock):
+    """{image_id: summary} once no image is pending or time is up, one DescribeImages a round for all."""
+    return poll_until_settled(lambda ids: describe_images_by_id(ec2, ids), "image_id", image_ids, timeout, **clock)
 
 
 def deregister_image(ec2, image_id):
     ec2.deregister_image(aws_retry=True, ImageId=image_id)
-
-
-def describe_snapshots_by_id(ec2, snapshot_ids):
-    """{snapshot_id: tags} for the snapshots that still exist."""
-    found = {}
-    for chunk in chunks(snapshot_ids):
-        snapshots = all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=[{"Name": "snapshot-id", "Values": chunk}])
-        for snapshot in snapshots:
-            found[snapshot["SnapshotId"]] = boto3_tag_list_to_ansible_dict(snapshot.get("Tags", []))
-    return found
-
-
-def summarize_snapshot(snapshot):
-    return {
-        "snapshot_id": snapshot["SnapshotId"],
-        "image_id": image_id_from_description(snapshot.get("Description", "")),
-        "volume_size": snapshot.get("VolumeSize", 0),
-        "start_time": parse_aws_time(snapshot["StartTime"]),
-        "tags": boto3_tag_list_to_ansible_dict(snapshot.get("Tags", [])),
-    }
-
-
-def describe_snapshots(ec2, filters):
-    """This account's snapshots matching DescribeSnapshots filters, with the image their CreateImage description names."""
-    return [summarize_snapshot(snapshot) for snapshot in all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], Filters=filters)]
-
-
-def image_id_from_description(description):
-    """The AMI id in AWS's "Created by CreateImage(i-...) for ami-..." snapshot description, or None."""
-    match = CREATE_IMAGE_DESCRIPTION.search(description)
-    return match.group(1) if match else None
 
 
 def images_using_snapshots(ec2, snapshot_ids):
@@ -164,7 +110,3 @@ def images_using_snapshots(ec2, snapshot_ids):
                 if snapshot_id in wanted:
                     users.setdefault(snapshot_id, []).append(image["ImageId"])
     return users
-
-
-def delete_snapshot(ec2, snapshot_id):
-    ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)

@@ -12,6 +12,7 @@ snapshot, nothing can restore from it through an AMI any more.
 
 import datetime
 
+from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
@@ -59,7 +60,7 @@ def _skip_reason(snapshot, live_images, users, min_age, now):
 
 def plan_cleanup(ec2, include_unmanaged, min_age, now):
     """(to delete, skipped): orphaned snapshots and, for the others considered, why they stay."""
-    snapshots = [s for s in ec2_images.describe_snapshots(ec2, candidate_filters(include_unmanaged)) if s["image_id"]]
+    snapshots = [s for s in ebs_snapshots.describe_snapshots(ec2, candidate_filters(include_unmanaged)) if s["image_id"]]
     live_images = {image["image_id"] for image in ec2_images.describe_images_by_id(ec2, sorted({s["image_id"] for s in snapshots}))}
     orphan_ids = [s["snapshot_id"] for s in snapshots if s["image_id"] not in live_images]
     users = ec2_images.images_using_snapshots(ec2, orphan_ids)
@@ -76,7 +77,7 @@ def plan_cleanup(ec2, include_unmanaged, min_age, now):
 def delete_orphans(ec2, to_delete, max_concurrency):
     """(deleted, failures), one failure not stopping the others."""
     deleted, failures = [], []
-    for outcome in run_bounded(lambda entry: ec2_images.delete_snapshot(ec2, entry["snapshot_id"]), to_delete, max_concurrency):
+    for outcome in run_bounded(lambda entry: ebs_snapshots.delete_snapshot(ec2, entry["snapshot_id"]), to_delete, max_concurrency):
         if outcome.ok:
             deleted.append(outcome.item)
         else:
