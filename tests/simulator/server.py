@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from simulator import control, ec2_images, fleet, speedups  # noqa: E402
+from simulator import control, ebs_limits, ec2_images, fleet, speedups  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
 from simulator.protocol import error_code_of, error_response, parse_call, read_body  # noqa: E402
@@ -35,6 +35,7 @@ class Simulator:
 
     def __init__(self, ami_available_after=0.0, snapshot_completed_after=0.0, throttling=False):
         ec2_images.install()
+        ebs_limits.install()
         speedups.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
@@ -55,6 +56,7 @@ class Simulator:
         self.throttle.configure(enabled=self.startup["throttling"])
         self.latency = {"default": 0.0, "actions": {}}
         ec2_images.LIFECYCLE.reset(self.startup["ami_available_after"], self.startup["snapshot_completed_after"])
+        ebs_limits.LIMITS.reset()
 
     def reset(self):
         moto_api_backend.reset()
@@ -66,10 +68,11 @@ class Simulator:
             "ami_available_after": ec2_images.LIFECYCLE.ami_available_after,
             "snapshot_completed_after": ec2_images.LIFECYCLE.snapshot_completed_after,
             "throttling": self.throttle.describe(),
+            "snapshot_limits": ebs_limits.LIMITS.describe(),
         }
 
     def configure(self, cfg):
-        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling"}
+        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -88,6 +91,8 @@ class Simulator:
                 lifecycle.snapshot_completed_after = float(cfg["snapshot_completed_after"])
         if "throttling" in cfg:
             self.throttle.configure(**cfg["throttling"])
+        if "snapshot_limits" in cfg:
+            ebs_limits.LIMITS.reset(**dict(ebs_limits.LIMITS.describe(), **cfg["snapshot_limits"]))
         return self.config()
 
     def seed(self, document):
