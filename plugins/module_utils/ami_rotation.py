@@ -19,7 +19,8 @@ import collections
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
-from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
@@ -28,7 +29,6 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import mana
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
-from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
 RotationOptions = collections.namedtuple(
@@ -88,25 +88,11 @@ class Rotation:
 
     # -- step 1: what to create ----------------------------------------------------------------
 
-    def _skip_reason(self, group):
-        """Why min_interval skips this instance, or None. A pending image counts: it is a backup in progress."""
-        if not self.options.min_interval:
-            return None
-        recent = [image for image in group if image["state"] in ("available", "pending")]
-        if not recent:
-            return None
-        newest = max(recent, key=lambda image: image["created_at"])
-        age = self.now - newest["created_at"]
-        if age < self.options.min_interval:
-            return "newest generation %s (%s) is %s old, younger than min_interval %s" % (
-                newest["image_id"], newest["state"], format_duration(age), format_duration(self.options.min_interval))
-        return None
-
     def _requests(self, instances, groups):
         """(instance, name, tags) for every instance to back up; names are rendered before anything is created."""
         requests = []
         for instance in instances:
-            reason = self._skip_reason(groups.get(instance["instance_id"], []))
+            reason = min_interval_reason(groups.get(instance["instance_id"], []), "image_id", self.options.min_interval, self.now)
             if reason:
                 self.result["instances_skipped"].append({"instance_id": instance["instance_id"], "reason": reason})
                 continue
@@ -154,24 +140,11 @@ class Rotation:
 
     def _plans(self, groups, instance_ids, extra_generations=None):
         """{instance_id: Plan} for the selected instances that did not fail, with protection applied."""
-        extra_generations = extra_generations or {}
+        selected = {i: groups.get(i, []) for i in instance_ids if i not in self.failed_instances}
+        return plan_groups(selected, "image_id", self.options.retention, self._find_references if self.options.protect_in_use else None, extra_generations)
 
-        def plan_all(protected):
-            plans = {}
-            for instance_id in instance_ids:
-                if instance_id in self.failed_instances:
-                    continue
-                generations = [Generation(image["image_id"], image["created_at"], image["state"], image["managed"])
-                               for image in groups.get(instance_id, [])]
-                plans[instance_id] = plan(generations + extra_generations.get(instance_id, []), self.options.retention, protected)
-            return plans
-
-        plans = plan_all({})
-        candidates = [g.id for p in plans.values() for g in p.delete if g.id != PLANNED_IMAGE_ID]
-        if not self.options.protect_in_use or not candidates:
-            return plans, {}
-        references = find_image_references(self.ec2, self.autoscaling, candidates)
-        return (plan_all(references) if references else plans), references
+    def _find_references(self, image_ids):
+        return find_image_references(self.ec2, self.autoscaling, image_ids)
 
     def _record_plans(self, groups, plans, references):
         """Fill images_retained / images_protected; return the images to deregister."""
