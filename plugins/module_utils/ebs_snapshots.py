@@ -2,14 +2,19 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS I/O for EBS snapshots: batched describes, wait, delete."""
+"""AWS I/O for EBS snapshots: create (single and multi-volume), batched describes, wait, delete."""
 
 import re
 
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import parse_aws_time
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
 
@@ -24,6 +29,7 @@ def image_id_from_description(description):
 
 def summarize_snapshot(snapshot):
     """The fields the collection needs, with tags as a dict and the AMI a CreateImage snapshot was made for."""
+    tags = boto3_tag_list_to_ansible_dict(snapshot.get("Tags", []))
     return {
         "snapshot_id": snapshot["SnapshotId"],
         "volume_id": snapshot.get("VolumeId", ""),
@@ -31,7 +37,12 @@ def summarize_snapshot(snapshot):
         "image_id": image_id_from_description(snapshot.get("Description", "")),
         "volume_size": snapshot.get("VolumeSize", 0),
         "start_time": parse_aws_time(snapshot["StartTime"]),
-        "tags": boto3_tag_list_to_ansible_dict(snapshot.get("Tags", [])),
+        "description": snapshot.get("Description", ""),
+        "tags": tags,
+        # Generations: grouped by the volume lineage tag (copies keep their source's), aged by created-at.
+        "source_volume": tags.get(SOURCE_VOLUME_KEY) or snapshot.get("VolumeId", ""),
+        "created_at": created_at_of(tags, snapshot["StartTime"]),
+        "managed": is_managed(tags),
     }
 
 
@@ -52,6 +63,37 @@ def describe_snapshots_by_id(ec2, snapshot_ids):
 def wait_for_snapshots(ec2, snapshot_ids, timeout, **clock):
     """{snapshot_id: summary} once no snapshot is pending or time is up, one DescribeSnapshots a round for all."""
     return poll_until_settled(lambda ids: describe_snapshots_by_id(ec2, ids).values(), "snapshot_id", snapshot_ids, timeout, **clock)
+
+
+# AWS answers these while earlier snapshots of the volume are pending or too recent: they are
+# waited out (minutes at most), never reported as failures.
+VOLUME_LIMIT_ERRORS = ["ConcurrentSnapshotLimitExceeded", "SnapshotCreationPerVolumeRateExceeded"]
+wait_out_volume_limits = AWSRetry.jittered_backoff(retries=12, delay=5, max_delay=60, catch_extra_error_codes=VOLUME_LIMIT_ERRORS)
+
+
+@wait_out_volume_limits
+def create_volume_snapshot(ec2, volume_id, description, tags):
+    """CreateSnapshot tagged at birth; returns the snapshot id."""
+    return ec2.create_snapshot(
+        aws_retry=True, VolumeId=volume_id, Description=description,
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": ansible_dict_to_boto3_tag_list(tags)}])["SnapshotId"]
+
+
+@wait_out_volume_limits
+def create_instance_snapshots(ec2, instance_id, exclude_boot_volume, excluded_data_volume_ids, description, tags, copy_volume_tags):
+    """CreateSnapshots: one crash-consistent set of an instance's volumes; returns {snapshot_id: volume_id}."""
+    specification = {"InstanceId": instance_id, "ExcludeBootVolume": exclude_boot_volume}
+    if excluded_data_volume_ids:
+        specification["ExcludeDataVolumeIds"] = list(excluded_data_volume_ids)
+    extra = {"CopyTagsFromSource": "volume"} if copy_volume_tags else {}
+    snapshots = ec2.create_snapshots(
+        aws_retry=True, InstanceSpecification=specification, Description=description,
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": ansible_dict_to_boto3_tag_list(tags)}], **extra)["Snapshots"]
+    return {snapshot["SnapshotId"]: snapshot["VolumeId"] for snapshot in snapshots}
+
+
+def tag_resource(ec2, resource_id, tags):
+    ec2.create_tags(aws_retry=True, Resources=[resource_id], Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
 def delete_snapshot(ec2, snapshot_id):

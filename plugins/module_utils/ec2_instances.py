@@ -38,6 +38,7 @@ def summarize_instance(instance):
         "name": tags.get("Name", ""),
         "state": instance["State"]["Name"],
         "tags": tags,
+        "root_device": instance.get("RootDeviceName", ""),
         "block_device_mappings": instance.get("BlockDeviceMappings", []),
     }
 

@@ -15,6 +15,8 @@ MANAGED_BY_KEY = "cloudops:managed-by"
 MANAGED_BY_VALUE = "cloudops.aws"
 POLICY_KEY = "cloudops:policy"
 SOURCE_INSTANCE_KEY = "cloudops:source-instance"
+SOURCE_VOLUME_KEY = "cloudops:source-volume"
+RESERVED_PREFIX = "cloudops:"
 CREATED_AT_KEY = "cloudops:created-at"
 
 # Compact, sortable and valid in AMI names (no colons).

@@ -38,45 +38,6 @@ options:
       - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html) for the names.
       - A selection that matches no instance is not an error; the task reports no change and warns.
     type: dict
-  policy:
-    description:
-      - The generation group, stored in the C(cloudops:policy) tag. Each policy rotates on its own, so
-        C(daily) and C(pre-patch) images of one instance never prune each other.
-    type: str
-    default: default
-  retention:
-    description:
-      - Which generations to keep, per instance. The rules are combined (an image kept by any rule is kept),
-        as C(restic forget) does. At least one rule is required.
-      - Only C(available) images count as generations; C(pending) images are always kept, C(failed) managed images
-        are deregistered.
-    type: dict
-    required: true
-    suboptions:
-      keep_last:
-        description: Keep the newest N generations. Must be at least 1 when given.
-        type: int
-      keep_hourly:
-        description: For the last N hours that have a generation, keep the newest generation of each hour (UTC).
-        type: int
-      keep_daily:
-        description: For the last N days that have a generation, keep the newest of each day (UTC).
-        type: int
-      keep_weekly:
-        description: For the last N ISO weeks that have a generation, keep the newest of each week.
-        type: int
-      keep_monthly:
-        description: For the last N months that have a generation, keep the newest of each month.
-        type: int
-      keep_yearly:
-        description: For the last N years that have a generation, keep the newest of each year.
-        type: int
-      keep_within:
-        description:
-          - Keep every generation created within this duration of the newest generation, such as C(30d) or C(36h).
-          - Units are C(s), C(m) (minutes), C(h), C(d) and C(w).
-          - Measured from the newest generation, not from now, so a paused schedule never ages every backup out.
-        type: str
   name:
     description:
       - "Template for the AMI name. Placeholders are C({instance_name}) (the Name tag, or the id when there is none),
@@ -96,27 +57,6 @@ options:
       - Set C(false) for file-system-consistent images when a reboot is acceptable.
     type: bool
     default: true
-  tags:
-    description:
-      - Extra tags for the images and their snapshots. Keys starting with C(cloudops:) are reserved.
-    type: dict
-    default: {}
-  min_interval:
-    description:
-      - Skip an instance whose newest generation (available, or pending as a backup in progress) is younger than this,
-        such as C(20h). Makes a retried or overlapping job cheap and free of duplicates.
-    type: str
-  wait:
-    description:
-      - Wait for the new AMIs to become available before pruning, with one DescribeImages poll for all of them.
-      - With C(false) the new images are pending when pruning runs and do not count as generations yet;
-        the next run prunes with them.
-    type: bool
-    default: true
-  wait_timeout:
-    description: How many seconds to wait for new AMIs. Images still pending then are reported in a warning.
-    type: int
-    default: 1800
   protect_in_use:
     description:
       - Never deregister an AMI used by an instance (in any state but terminated), by the C($Default) or C($Latest)
@@ -124,11 +64,8 @@ options:
         Such images are returned in RV(images_protected) with the reason.
     type: bool
     default: true
-  max_concurrency:
-    description: How many AWS calls (create, deregister, delete) run in parallel.
-    type: int
-    default: 10
 extends_documentation_fragment:
+  - cloudops.aws.rotation
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -280,67 +217,35 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import Rotation
 from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import RotationOptions
-from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
-from ansible_collections.cloudops.aws.plugins.module_utils.retention import policy_from_params
-
-RETENTION_KEYS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within")
-MAX_CONCURRENCY_LIMIT = 100
-
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
 
 def argument_spec():
-    retention = {key: {"type": "int"} for key in RETENTION_KEYS}
-    retention["keep_within"] = {"type": "str"}
-    return dict(
+    spec = rotation_argument_spec()
+    spec.update(
         instance_ids=dict(type="list", elements="str"),
         filters=dict(type="dict"),
-        policy=dict(type="str", default="default"),
-        retention=dict(type="dict", required=True, options=retention),
         name=dict(type="str", default=DEFAULT_NAME_TEMPLATE),
         description=dict(type="str"),
         no_reboot=dict(type="bool", default=True),
-        tags=dict(type="dict", default={}),
-        min_interval=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
         protect_in_use=dict(type="bool", default=True),
-        max_concurrency=dict(type="int", default=10),
     )
+    return spec
 
 
 def options_from_params(params):
     """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
-    policy = params["policy"].strip()
-    if not policy:
-        raise ValueError("policy: must not be empty")
-    reserved = sorted(key for key in params["tags"] if str(key).startswith("cloudops:"))
-    if reserved:
-        raise ValueError("tags: keys starting with 'cloudops:' are reserved for the collection's own tags: %s" % ", ".join(reserved))
-    if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY_LIMIT:
-        raise ValueError("max_concurrency: must be between 1 and %d, got %d" % (MAX_CONCURRENCY_LIMIT, params["max_concurrency"]))
-    if params["wait_timeout"] < 0:
-        raise ValueError("wait_timeout: must be 0 or more seconds, got %d" % params["wait_timeout"])
     validate_name_template(params["name"])
-    retention = {key: value for key, value in params["retention"].items() if value is not None}
-    try:
-        min_interval = parse_duration(params["min_interval"]) if params["min_interval"] is not None else None
-    except ValueError as error:
-        raise ValueError("min_interval: %s" % error) from error
     return RotationOptions(
-        policy=policy,
-        retention=policy_from_params(retention),
         name_template=params["name"],
         description=params["description"],
         no_reboot=params["no_reboot"],
-        extra_tags={str(key): str(value) for key, value in params["tags"].items()},
-        min_interval=min_interval,
-        wait=params["wait"],
-        wait_timeout=params["wait_timeout"],
         protect_in_use=params["protect_in_use"],
-        max_concurrency=params["max_concurrency"],
+        **rotation_params(params)
     )
 
 

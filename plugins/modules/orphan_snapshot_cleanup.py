@@ -127,9 +127,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import delete_orphans
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import plan_cleanup
-
-MAX_CONCURRENCY_LIMIT = 100
-
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import validate_max_concurrency
 
 def main():
     module = AnsibleAWSModule(
@@ -144,8 +142,10 @@ def main():
         min_age = parse_duration(module.params["min_age"])
     except ValueError as error:
         module.fail_json(msg="min_age: %s" % error)
-    if not 1 <= module.params["max_concurrency"] <= MAX_CONCURRENCY_LIMIT:
-        module.fail_json(msg="max_concurrency: must be between 1 and %d, got %d" % (MAX_CONCURRENCY_LIMIT, module.params["max_concurrency"]))
+    try:
+        validate_max_concurrency(module.params["max_concurrency"])
+    except ValueError as error:
+        module.fail_json(msg=str(error))
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
     now = datetime.datetime.now(datetime.timezone.utc)
