@@ -19,6 +19,7 @@ import collections
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
@@ -231,10 +232,7 @@ class Rotation:
         images = ec2_images.describe_policy_images(self.ec2, self.options.policy)
         if self.images_before is None:
             self.images_before = images
-        groups = collections.defaultdict(list)
-        for image in images:
-            groups[image["instance_id"]].append(image)
-        return groups
+        return group_by_source(images, "instance_id")
 
     def run(self, instances):
         instance_ids = [i["instance_id"] for i in instances]

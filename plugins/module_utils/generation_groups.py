@@ -8,6 +8,7 @@ A group is the list of one source's backups under one policy, each a summary dic
 `id_key`, `created_at`, `state` and `managed`.
 """
 
+import collections
 import datetime
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
@@ -16,6 +17,14 @@ from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 
 # A pending backup is one in progress: it counts for min_interval, not yet for retention.
 RECENT_STATES = ("available", "completed", "pending")
+
+
+def group_by_source(items, source_key):
+    """{source: [items]}; a source with no item yet reads as an empty group."""
+    groups = collections.defaultdict(list)
+    for item in items:
+        groups[item[source_key]].append(item)
+    return groups
 
 
 def min_interval_reason(group, id_key, min_interval, now):

@@ -16,6 +16,7 @@ import uuid
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
@@ -85,10 +86,7 @@ class SnapshotRotation:
         snapshots = ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.options.policy))
         if self.snapshots_before is None:
             self.snapshots_before = snapshots
-        groups = collections.defaultdict(list)
-        for snapshot in snapshots:
-            groups[snapshot["source_volume"]].append(snapshot)
-        return groups
+        return group_by_source(snapshots, "source_volume")
 
     # -- create --------------------------------------------------------------------------------
 

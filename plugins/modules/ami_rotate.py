@@ -222,7 +222,9 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import 
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+
 
 def argument_spec():
     spec = rotation_argument_spec()
@@ -295,12 +297,7 @@ def main():
     selected = {i["instance_id"] for i in instances}
     before = [image for image in rotation.images_before or [] if image["instance_id"] in selected]
     extra = {"diff": diff_of(before, result)} if module._diff else {}
-    if result["failures"]:
-        module.fail_json(
-            msg="ami_rotate failed for %d instance(s): %s" % (
-                len(result["failures"]), "; ".join("%s: %s" % (f["instance_id"], f["error"]) for f in result["failures"])),
-            changed=changed, **dict(result, **extra))
-    module.exit_json(changed=changed, **dict(result, **extra))
+    exit_with_failures(module, "ami_rotate", "instance_id", dict(result, changed=changed, **extra))
 
 
 if __name__ == "__main__":

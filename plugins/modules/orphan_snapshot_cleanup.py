@@ -125,6 +125,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import delete_orphans
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import plan_cleanup
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import validate_max_concurrency
@@ -165,10 +166,7 @@ def main():
         gib_freed=sum(entry["volume_size"] for entry in deleted),
         failures=failures,
     )
-    if failures:
-        module.fail_json(msg="could not delete %d snapshot(s): %s" % (
-            len(failures), "; ".join("%s: %s" % (f["snapshot_id"], f["error"]) for f in failures)), **result)
-    module.exit_json(**result)
+    exit_with_failures(module, "orphan_snapshot_cleanup", "snapshot_id", result)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_instance_volume_sets
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotation
@@ -267,12 +268,7 @@ def main():
     changed = bool(result["snapshots_created"] or result["snapshots_deleted"])
     volume_ids = {v["volume_id"] for job in jobs for v in job["volumes"]}
     extra = {"diff": diff_of(rotation.snapshots_before or [], volume_ids, result)} if module._diff else {}
-    if result["failures"]:
-        module.fail_json(
-            msg="snapshot_rotate failed for %d volume(s): %s" % (
-                len(result["failures"]), "; ".join("%s: %s" % (f["volume_id"], f["error"]) for f in result["failures"])),
-            changed=changed, **dict(result, **extra))
-    module.exit_json(changed=changed, **dict(result, **extra))
+    exit_with_failures(module, "snapshot_rotate", "volume_id", dict(result, changed=changed, **extra))
 
 
 if __name__ == "__main__":
