@@ -48,12 +48,11 @@ def _error_text(error):
 class Rotation:
     """One run of ami_rotate over a list of selected instances."""
 
-    def __init__(self, ec2, autoscaling, options, now, sleep=None):
+    def __init__(self, ec2, autoscaling, options, now):
         self.ec2 = ec2
         self.autoscaling = autoscaling
         self.options = options
         self.now = now
-        self.sleep = sleep
         self.result = {
             "images_created": [],
             "images_deregistered": [],
@@ -125,8 +124,7 @@ class Rotation:
         return created
 
     def _wait(self, created):
-        kwargs = {"sleep": self.sleep} if self.sleep else {}
-        latest = ec2_images.wait_for_images(self.ec2, sorted(created), self.options.wait_timeout, **kwargs)
+        latest = ec2_images.wait_for_images(self.ec2, sorted(created), self.options.wait_timeout)
         for image_id, image in created.items():
             seen = latest.get(image_id)
             if seen:

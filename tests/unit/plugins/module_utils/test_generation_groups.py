@@ -1,0 +1,71 @@
+import datetime
+
+import pytest
+
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def item(item_id, hours_ago, state="completed", managed=True):
+    return {"snapshot_id": item_id, "created_at": NOW - datetime.timedelta(hours=hours_ago), "state": state, "managed": managed}
+
+
+def test_min_interval_counts_pending_backups_but_not_failed_ones():
+    interval = datetime.timedelta(hours=20)
+    assert min_interval_reason([item("a", 30), item("b", 2, state="error")], "snapshot_id", interval, NOW) is None
+    reason = min_interval_reason([item("a", 30), item("b", 2, state="pending")], "snapshot_id", interval, NOW)
+    assert reason == "newest generation b (pending) is 2h old, younger than min_interval 20h"
+    assert min_interval_reason([item("a", 1)], "snapshot_id", None, NOW) is None
+
+
+def test_references_are_looked_up_only_for_deletion_candidates_and_protect_them():
+    groups = {"vol-1": [item("s1", 3), item("s2", 2), item("s3", 1)], "vol-2": [item("t1", 1)]}
+    asked = []
+
+    def find_references(ids):
+        asked.append(ids)
+        return {"s1": "backs ami-1"}
+
+    plans, references = plan_groups(groups, "snapshot_id", RetentionPolicy(keep_last=1), find_references)
+
+    assert asked == [["s1", "s2"]]
+    assert references == {"s1": "backs ami-1"}
+    assert [g.id for g in plans["vol-1"].delete] == ["s2"]
+    assert plans["vol-1"].reasons["s1"] == "backs ami-1"
+    assert plans["vol-2"].delete == ()
+
+
+def test_no_lookup_when_nothing_would_be_deleted():
+    def find_references(ids):
+        raise AssertionError("looked up %s" % ids)
+
+    plans, references = plan_groups({"vol-1": [item("s1", 1)]}, "snapshot_id", RetentionPolicy(keep_last=2), find_references)
+    assert references == {} and plans["vol-1"].delete == ()
+
+
+PARAMS = {"policy": "daily", "retention": {"keep_last": 2, "keep_daily": None}, "tags": {"Team": 7}, "min_interval": "20h",
+          "wait": True, "wait_timeout": 60, "max_concurrency": 5}
+
+
+def test_rotation_params_normalise_valid_input():
+    checked = rotation_params(PARAMS)
+    assert checked["retention"] == RetentionPolicy(keep_last=2)
+    assert checked["extra_tags"] == {"Team": "7"}
+    assert checked["min_interval"] == datetime.timedelta(hours=20)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"policy": "  "}, "policy: must not be empty"),
+    ({"tags": {"cloudops:policy": "x"}}, "tags: keys starting with 'cloudops:' are reserved for the collection's own tags: cloudops:policy"),
+    ({"wait_timeout": -1}, "wait_timeout: must be 0 or more seconds, got -1"),
+    ({"max_concurrency": 101}, "max_concurrency: must be between 1 and 100, got 101"),
+    ({"min_interval": "1y"}, "min_interval: invalid duration '1y'"),
+])
+def test_rotation_params_name_the_bad_option_and_value(change, message):
+    with pytest.raises(ValueError) as error:
+        rotation_params(dict(PARAMS, **change))
+    assert str(error.value).startswith(message)
