@@ -21,7 +21,6 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import mana
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
 
 
-
 def summarize_image(image):
     """The fields rotation needs, with tags as a dict."""
     tags = boto3_tag_list_to_ansible_dict(image.get("Tags", []))

@@ -130,6 +130,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots impo
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import plan_cleanup
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import validate_max_concurrency
 
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(

@@ -155,7 +155,8 @@ volumes_skipped:
   returned: always
   type: list
   elements: dict
-  sample: [{"volume_id": "vol-0123456789abcdef0", "instance_id": "", "reason": "newest generation snap-0a1b2c3d4e5f60718 (completed) is 3h old, younger than min_interval 20h"}]
+  sample: [{"volume_id": "vol-0123456789abcdef0", "instance_id": "",
+            "reason": "newest generation snap-0a1b2c3d4e5f60718 (completed) is 3h old, younger than min_interval 20h"}]
 failures:
   description: Per-volume failures; the task fails when this is not empty.
   returned: always

@@ -48,7 +48,8 @@ def _check_volume_limits(backend, volume_id):
     if LIMITS.per_volume_interval and now - LIMITS.last_created.get(key, -1e9) < LIMITS.per_volume_interval:
         raise EC2ClientError(
             "SnapshotCreationPerVolumeRateExceeded",
-            f"The maximum per volume CreateSnapshot request rate has been exceeded for {volume_id}. Use an increasing or variable sleep interval between requests.")
+            f"The maximum per volume CreateSnapshot request rate has been exceeded for {volume_id}. "
+            "Use an increasing or variable sleep interval between requests.")
     LIMITS.last_created[key] = now
 
 
