@@ -70,3 +70,17 @@ def test_backup_playbook_cleans_orphans_and_steps_can_be_switched_off(sim, ec2):
     remaining = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
     assert not set(orphan_snapshots) & remaining
     assert "orphaned snapshots: %d deleted" % len(orphan_snapshots) in result.stdout
+
+
+def test_backup_playbook_snapshot_step_backs_up_tagged_volumes(sim, ec2):
+    fleet = yaml.safe_load(DEMO_FLEET.read_text())
+    fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
+    volumes = sim.seed(fleet)["volumes"]
+    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+
+    result = run_playbook(sim, "-e", '{"backup_amis": false, "backup_snapshots": true}')
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:policy", "Values": ["daily"]}])["Snapshots"]
+    assert {s["VolumeId"] for s in snapshots} == tagged
+    assert "%d snapshots created" % len(tagged) in result.stdout
