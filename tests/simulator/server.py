@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from simulator import control, ebs_limits, ec2_images, fleet, speedups  # noqa: E402
+from simulator import control, ebs_copies, ebs_limits, ec2_images, fleet, speedups  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
 from simulator.protocol import error_code_of, error_response, parse_call, read_body  # noqa: E402
@@ -36,6 +36,7 @@ class Simulator:
     def __init__(self, ami_available_after=0.0, snapshot_completed_after=0.0, throttling=False):
         ec2_images.install()
         ebs_limits.install()
+        ebs_copies.install()
         speedups.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
@@ -57,6 +58,7 @@ class Simulator:
         self.latency = {"default": 0.0, "actions": {}}
         ec2_images.LIFECYCLE.reset(self.startup["ami_available_after"], self.startup["snapshot_completed_after"])
         ebs_limits.LIMITS.reset()
+        ebs_copies.LIMITS.reset()
 
     def reset(self):
         moto_api_backend.reset()
@@ -69,10 +71,11 @@ class Simulator:
             "snapshot_completed_after": ec2_images.LIFECYCLE.snapshot_completed_after,
             "throttling": self.throttle.describe(),
             "snapshot_limits": ebs_limits.LIMITS.describe(),
+            "snapshot_copies": ebs_copies.LIMITS.describe(),
         }
 
     def configure(self, cfg):
-        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits"}
+        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits", "snapshot_copies"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -93,6 +96,8 @@ class Simulator:
             self.throttle.configure(**cfg["throttling"])
         if "snapshot_limits" in cfg:
             ebs_limits.LIMITS.reset(**dict(ebs_limits.LIMITS.describe(), **cfg["snapshot_limits"]))
+        if "snapshot_copies" in cfg:
+            ebs_copies.LIMITS.reset(**dict(ebs_copies.LIMITS.describe(), **cfg["snapshot_copies"]))
         return self.config()
 
     def seed(self, document):
