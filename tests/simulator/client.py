@@ -77,6 +77,17 @@ class SimulatorClient:
         body = {"instance_id": instance_id} if instance_id else {"image_id": image_id}
         self._request("POST", "image-failures", body)
 
+    def ssm_mark(self, instance_ids, unmanaged=None, offline=None):
+        """Take instances out of SSM (unmanaged) or cut their agent off (offline); false undoes it."""
+        body = {"instance_ids": list(instance_ids)}
+        for key, value in (("unmanaged", unmanaged), ("offline", offline)):
+            if value is not None:
+                body[key] = value
+        return self._request("POST", "ssm/instances", body)
+
+    def ssm_commands(self):
+        return self._request("GET", "ssm/commands")
+
     def seed(self, fleet):
         return self._request("POST", "seed", fleet)
 

@@ -7,7 +7,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
 
-from simulator import ec2_images
+from simulator import ec2_images, ssm
 
 
 class ControlError(Exception):
@@ -65,6 +65,10 @@ def _route(sim, request):
             return sim.configure(_json(request))
     if (path, method) == ("/_sim/image-failures", "POST"):
         return _fail_images(_json(request))
+    if (path, method) == ("/_sim/ssm/instances", "POST"):
+        return ssm.mark_instances(_json(request))
+    if (path, method) == ("/_sim/ssm/commands", "GET"):
+        return ssm.describe_commands()
     if (path, method) == ("/_sim/seed", "POST"):
         return sim.seed(_json(request))
     if (path, method) == ("/_sim/reset", "POST"):

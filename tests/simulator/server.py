@@ -20,7 +20,8 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from simulator import control, ebs_copies, ebs_limits, ec2_images, fleet, speedups  # noqa: E402
+from simulator import control, ebs_copies, ebs_limits, ec2_images, fleet, speedups, ssm  # noqa: E402
+from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
 from simulator.protocol import error_code_of, error_response, parse_call, read_body  # noqa: E402
@@ -38,6 +39,7 @@ class Simulator:
         ebs_limits.install()
         ebs_copies.install()
         speedups.install()
+        ssm.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
@@ -59,6 +61,7 @@ class Simulator:
         ec2_images.LIFECYCLE.reset(self.startup["ami_available_after"], self.startup["snapshot_completed_after"])
         ebs_limits.LIMITS.reset()
         ebs_copies.LIMITS.reset()
+        ssm.reset()
 
     def reset(self):
         moto_api_backend.reset()
@@ -72,10 +75,11 @@ class Simulator:
             "throttling": self.throttle.describe(),
             "snapshot_limits": ebs_limits.LIMITS.describe(),
             "snapshot_copies": ebs_copies.LIMITS.describe(),
+            "ssm": SSM_ENGINE.describe(),
         }
 
     def configure(self, cfg):
-        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits", "snapshot_copies"}
+        unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits", "snapshot_copies", "ssm"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -98,6 +102,8 @@ class Simulator:
             ebs_limits.LIMITS.reset(**dict(ebs_limits.LIMITS.describe(), **cfg["snapshot_limits"]))
         if "snapshot_copies" in cfg:
             ebs_copies.LIMITS.reset(**dict(ebs_copies.LIMITS.describe(), **cfg["snapshot_copies"]))
+        if "ssm" in cfg:
+            SSM_ENGINE.configure(**cfg["ssm"])
         return self.config()
 
     def seed(self, document):

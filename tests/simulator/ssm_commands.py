@@ -1,0 +1,654 @@
+"""Run Command as SSM runs it, which moto 5.2.5 does not (it marks every command Success at once).
+
+- SendCommand targets explicit InstanceIds (at most 50, every one a managed node, else
+  `InvalidInstanceId` for the whole call) or Targets (`tag:<key>`, `tag-key`, `InstanceIds`),
+  which resolve to the managed nodes that match, online or not.
+- Invocations start `Pending`, then run `InProgress` with at most MaxConcurrency at a time
+  (a number, or a percentage of the targets, at least 1), and end `Success` or `Failed` with
+  the script's real exit code. MaxErrors (a number, or a percentage of the targets, rounded
+  down) is the number of errors tolerated: once one more invocation has failed or timed out,
+  invocations not yet started end `Terminated` (Status `Cancelled`); running ones finish.
+- AWS-RunShellScript runs its `commands` with bash in a sandbox directory of the instance
+  (the same directory for every command sent to that instance until the simulator is reset),
+  honouring `workingDirectory` (inside the sandbox) and `executionTimeout`: past it the
+  process group is killed and the invocation ends `TimedOut` / `ExecutionTimedOut`. This is a
+  test double, not isolation: the script runs as the simulator's user and could leave the
+  sandbox; the tests only send commands that stay in it.
+- A node that is offline when its turn comes stays `Delayed` until the delivery timeout
+  (TimeoutSeconds, capped by the `ssm.delivery_timeout_cap` setting) and ends
+  `DeliveryTimedOut`; a node that is no longer managed (or gone) ends `Undeliverable`.
+  Neither counts against MaxErrors.
+- Output: GetCommandInvocation keeps the first 24,000 characters of stdout and 8,000 of
+  stderr; ListCommandInvocations with Details gives each plugin's `Output`, stdout then
+  `----------ERROR-------` and stderr, cut at 2,500 characters. With OutputS3BucketName the
+  whole text is written to the bucket (in the simulator's S3), keys
+  `<prefix>/<command id>/<instance id>/awsrunShellScript/0.awsrunShellScript/stdout|stderr`,
+  and the URLs are returned.
+"""
+
+import datetime
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+from moto.core.exceptions import ServiceException
+from moto.ssm.exceptions import InvalidDocument, ValidationException
+
+from simulator import ssm_instances
+
+STDOUT_LIMIT = 24000
+STDERR_LIMIT = 8000
+PLUGIN_OUTPUT_LIMIT = 2500
+ERROR_MARKER = "\n----------ERROR-------\n"
+TRUNCATED_MARKER = "\n---Output truncated---"
+SHELL_DOCUMENT = "AWS-RunShellScript"
+KNOWN_DOCUMENTS = (SHELL_DOCUMENT, "AWS-RunPowerShellScript")
+SHELL_PARAMETERS = ("commands", "workingDirectory", "executionTimeout")
+PLUGIN = "aws:runShellScript"
+S3_PLUGIN_DIR = "awsrunShellScript/0.awsrunShellScript"
+TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+COUNTED_ERRORS = ("Failed", "ExecutionTimedOut")
+
+
+class InvalidInstanceId(ServiceException):
+    def __init__(self, message):
+        super().__init__("InvalidInstanceId", message)
+
+
+class InvalidParameters(ServiceException):
+    def __init__(self, message):
+        super().__init__("InvalidParameters", message)
+
+
+class InvocationDoesNotExist(ServiceException):
+    def __init__(self):
+        super().__init__("InvocationDoesNotExist", "")
+
+
+class InvalidCommandId(ServiceException):
+    def __init__(self):
+        super().__init__("InvalidCommandId", "")
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000) if moment else ""
+
+
+def _elapsed(start, end):
+    if not start or not end:
+        return ""
+    return "PT%.3fS" % (end - start).total_seconds()
+
+
+def resolve_rate(value, target_count, percent_rounding):
+    """A MaxConcurrency / MaxErrors value as a count of targets."""
+    text = str(value)
+    if text.endswith("%"):
+        return percent_rounding(int(text[:-1]) * target_count / 100.0)
+    return int(text)
+
+
+def concurrency_limit(value, target_count):
+    return max(1, resolve_rate(value, target_count, lambda x: int(-(-x // 1))))
+
+
+def errors_allowed(value, target_count):
+    return resolve_rate(value, target_count, int)
+
+
+class Invocation:
+    def __init__(self, command, instance_id, instance_name):
+        self.command = command
+        self.instance_id = instance_id
+        self.instance_name = instance_name
+        self.status = "Pending"
+        self.details = "Pending"
+        self.response_code = -1
+        self.started = None
+        self.ended = None
+        self.stdout = ""
+        self.stderr = ""
+        self.stdout_url = ""
+        self.stderr_url = ""
+
+    def finish(self, status, details, response_code=None):
+        self.status, self.details = status, details
+        if response_code is not None:
+            self.response_code = response_code
+        self.ended = self.ended or _now()
+
+    def settle(self):
+        """A delayed invocation whose delivery deadline passed ends DeliveryTimedOut (read lazily)."""
+        if self.details == "Delayed" and time.monotonic() >= self.command.deliver_by:
+            self.finish("TimedOut", "DeliveryTimedOut")
+
+    def plugin_output(self):
+        text = self.stdout + (ERROR_MARKER + self.stderr if self.stderr else "")
+        if len(text) > PLUGIN_OUTPUT_LIMIT:
+            text = text[:PLUGIN_OUTPUT_LIMIT - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
+        return text
+
+    def listing(self, details):
+        command = self.command
+        item = {
+            "CommandId": command.command_id,
+            "InstanceId": self.instance_id,
+            "InstanceName": self.instance_name,
+            "Comment": command.comment,
+            "DocumentName": command.document_name,
+            "DocumentVersion": command.document_version,
+            "RequestedDateTime": command.requested,
+            "Status": self.status,
+            "StatusDetails": self.details,
+            "TraceOutput": "",
+            "StandardOutputUrl": self.stdout_url,
+            "StandardErrorUrl": self.stderr_url,
+            "CommandPlugins": [],
+            "ServiceRole": command.service_role,
+            "NotificationConfig": command.notification_config,
+            "CloudWatchOutputConfig": command.cloudwatch_output_config,
+        }
+        if details:
+            plugin = {
+                "Name": PLUGIN,
+                "Status": self.status if self.details != "Terminated" else "Cancelled",
+                "StatusDetails": self.details,
+                "ResponseCode": self.response_code,
+                "Output": self.plugin_output() if self.status in TERMINAL else "",
+                "StandardOutputUrl": self.stdout_url,
+                "StandardErrorUrl": self.stderr_url,
+                "OutputS3Region": command.region if command.s3_bucket else "",
+                "OutputS3BucketName": command.s3_bucket,
+                "OutputS3KeyPrefix": command.s3_prefix,
+            }
+            if self.started:
+                plugin["ResponseStartDateTime"] = self.started
+            if self.ended:
+                plugin["ResponseFinishDateTime"] = self.ended
+            item["CommandPlugins"] = [plugin]
+        return item
+
+    def get(self):
+        done = self.status in TERMINAL
+        return {
+            "CommandId": self.command.command_id,
+            "InstanceId": self.instance_id,
+            "Comment": self.command.comment,
+            "DocumentName": self.command.document_name,
+            "DocumentVersion": self.command.document_version,
+            "PluginName": PLUGIN,
+            "ResponseCode": self.response_code,
+            "ExecutionStartDateTime": _iso(self.started),
+            "ExecutionElapsedTime": _elapsed(self.started, self.ended),
+            "ExecutionEndDateTime": _iso(self.ended),
+            "Status": self.status,
+            "StatusDetails": self.details,
+            "StandardOutputContent": self.stdout[:STDOUT_LIMIT] if done else "",
+            "StandardOutputUrl": self.stdout_url,
+            "StandardErrorContent": self.stderr[:STDERR_LIMIT] if done else "",
+            "StandardErrorUrl": self.stderr_url,
+            "CloudWatchOutputConfig": self.command.cloudwatch_output_config,
+        }
+
+
+class Command:
+    def __init__(self, account_id, region, request, instance_ids, settings):
+        self.account_id = account_id
+        self.region = region
+        self.command_id = str(uuid.uuid4())
+        self.document_name = request["DocumentName"]
+        self.document_version = request.get("DocumentVersion") or "$DEFAULT"
+        self.parameters = request.get("Parameters") or {}
+        self.comment = request.get("Comment") or ""
+        self.targets = request.get("Targets") or []
+        self.explicit_ids = request.get("InstanceIds") or []
+        self.max_concurrency = request.get("MaxConcurrency") or "50"
+        self.max_errors = request.get("MaxErrors") or "0"
+        self.timeout_seconds = int(request.get("TimeoutSeconds") or 3600)
+        self.s3_bucket = request.get("OutputS3BucketName") or ""
+        self.s3_prefix = request.get("OutputS3KeyPrefix") or ""
+        self.service_role = request.get("ServiceRoleArn") or ""
+        self.notification_config = request.get("NotificationConfig") or {
+            "NotificationArn": "", "NotificationEvents": [], "NotificationType": ""}
+        self.cloudwatch_output_config = request.get("CloudWatchOutputConfig") or {
+            "CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False}
+        self.requested = _now()
+        delivery = self.timeout_seconds
+        if settings["delivery_timeout_cap"] is not None:
+            delivery = min(delivery, float(settings["delivery_timeout_cap"]))
+        self.deliver_by = time.monotonic() + delivery
+        self.visible_at = time.monotonic() + float(settings["invocations_visible_after"])
+        self.execution_cap = float(settings["execution_timeout_cap"])
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.error_count = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.processes = {}
+        self.invocations = {}
+        for instance_id in instance_ids:
+            name = ssm_instances.tags_of(ssm_instances._ec2(account_id, region), instance_id).get("Name", "")
+            self.invocations[instance_id] = Invocation(self, instance_id, name)
+
+    @property
+    def target_count(self):
+        return len(self.invocations)
+
+    def settled_invocations(self):
+        with self.lock:
+            for invocation in self.invocations.values():
+                invocation.settle()
+            return list(self.invocations.values())
+
+    def status(self):
+        invocations = self.settled_invocations()
+        if any(i.status not in TERMINAL for i in invocations):
+            started = any(i.status != "Pending" for i in invocations)
+            return ("InProgress", "InProgress") if started else ("Pending", "Pending")
+        if self.cancelled:
+            return "Cancelled", "Cancelled"
+        if all(i.status == "Success" for i in invocations):
+            return "Success", "Success"
+        errors = [i for i in invocations if i.details in COUNTED_ERRORS]
+        if len(errors) > errors_allowed(self.max_errors, self.target_count):
+            timed_out = all(i.details == "ExecutionTimedOut" for i in errors)
+            return ("TimedOut", "ExecutionTimedOut") if timed_out else ("Failed", "Failed")
+        return "Failed", "Incomplete"
+
+    def describe(self):
+        status, details = self.status()
+        invocations = list(self.invocations.values())
+        return {
+            "CommandId": self.command_id,
+            "DocumentName": self.document_name,
+            "DocumentVersion": self.document_version,
+            "Comment": self.comment,
+            "ExpiresAfter": self.requested + datetime.timedelta(seconds=self.timeout_seconds),
+            "Parameters": self.parameters,
+            "InstanceIds": self.explicit_ids,
+            "Targets": self.targets,
+            "RequestedDateTime": self.requested,
+            "Status": status,
+            "StatusDetails": details,
+            "OutputS3Region": self.region if self.s3_bucket else "",
+            "OutputS3BucketName": self.s3_bucket,
+            "OutputS3KeyPrefix": self.s3_prefix,
+            "MaxConcurrency": self.max_concurrency,
+            "MaxErrors": self.max_errors,
+            "TargetCount": len(invocations),
+            "CompletedCount": sum(1 for i in invocations if i.status in TERMINAL),
+            "ErrorCount": sum(1 for i in invocations if i.details in COUNTED_ERRORS),
+            "DeliveryTimedOutCount": sum(1 for i in invocations if i.details == "DeliveryTimedOut"),
+            "ServiceRole": self.service_role,
+            "NotificationConfig": self.notification_config,
+            "CloudWatchOutputConfig": self.cloudwatch_output_config,
+            "TimeoutSeconds": self.timeout_seconds,
+        }
+
+
+class Engine:
+    """Every command sent, the sandboxes of the instances, and the settings of the control endpoint."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.root = tempfile.mkdtemp(prefix="simulator-ssm-")
+        self.generation = itertools.count()
+        self.commands = {}
+        self.settings = {}
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            commands, self.commands = list(self.commands.values()), {}
+            self.settings = {"delivery_timeout_cap": None, "execution_timeout_cap": 600.0, "invocations_visible_after": 0.0}
+        for command in commands:
+            cancel(command)
+        # A fresh directory: scripts still being killed keep writing to the old one.
+        old, self.root = self.root, os.path.join(tempfile.gettempdir(), "simulator-ssm-%d-%d" % (os.getpid(), next(self.generation)))
+        os.makedirs(self.root, exist_ok=True)
+        shutil.rmtree(old, ignore_errors=True)
+        ssm_instances.MARKS.reset()
+
+    def configure(self, **settings):
+        unknown = set(settings) - set(self.settings)
+        if unknown:
+            raise ValueError(f"unknown ssm settings: {sorted(unknown)}")
+        with self.lock:
+            for key, value in settings.items():
+                self.settings[key] = None if value is None else float(value)
+            return dict(self.settings)
+
+    def describe(self):
+        with self.lock:
+            return dict(self.settings)
+
+    def sandbox(self, instance_id):
+        path = os.path.join(self.root, "instances", instance_id)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def add(self, command):
+        with self.lock:
+            self.commands[command.command_id] = command
+
+    def get(self, command_id):
+        with self.lock:
+            return self.commands.get(command_id)
+
+    def all(self):
+        with self.lock:
+            return sorted(self.commands.values(), key=lambda c: c.requested)
+
+
+ENGINE = Engine()
+
+
+def cancel(command, instance_ids=None):
+    with command.lock:
+        if instance_ids is None:
+            command.cancelled = True
+        for invocation in command.invocations.values():
+            if instance_ids is not None and invocation.instance_id not in instance_ids:
+                continue
+            if invocation.status not in TERMINAL:
+                invocation.finish("Cancelled", "Cancelled")
+            process = command.processes.get(invocation.instance_id)
+            if process is not None:
+                _kill(process)
+
+
+def _kill(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --- SendCommand -----------------------------------------------------------------------------
+
+def _validate(request):
+    if not request.get("DocumentName"):
+        raise ValidationException("DocumentName is required")
+    ids, targets = request.get("InstanceIds") or [], request.get("Targets") or []
+    if not ids and not targets:
+        raise ValidationException("Either InstanceIds or Targets must be specified")
+    if ids and targets:
+        raise ValidationException("InstanceIds and Targets cannot both be specified")
+    if len(ids) > 50:
+        raise ValidationException("1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: "
+                                  "Member must have length less than or equal to 50")
+    if len(ids) != len(set(ids)):
+        raise ServiceException("DuplicateInstanceId", "Instance Id " + next(i for i in ids if ids.count(i) > 1) + " is duplicated")
+    if len(targets) > 5:
+        raise ValidationException("1 validation error detected: Value at 'targets' failed to satisfy constraint: "
+                                  "Member must have length less than or equal to 5")
+    timeout = request.get("TimeoutSeconds")
+    if timeout is not None and not 30 <= int(timeout) <= 2592000:
+        raise ValidationException(f"1 validation error detected: Value '{timeout}' at 'timeoutSeconds' failed to satisfy "
+                                  "constraint: Member must have value between 30 and 2592000")
+    for name, pattern_ok in (("MaxConcurrency", _rate_ok(False)), ("MaxErrors", _rate_ok(True))):
+        value = request.get(name)
+        if value is not None and not pattern_ok(str(value)):
+            raise ValidationException(f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' "
+                                      "failed to satisfy constraint: Member must satisfy regular expression pattern")
+
+
+def _rate_ok(zero_allowed):
+    def check(text):
+        number = text[:-1] if text.endswith("%") else text
+        if not number.isdigit() or (number != "0" and number.startswith("0")):
+            return False
+        value = int(number)
+        if text.endswith("%"):
+            return (0 if zero_allowed else 1) <= value <= 100
+        return value >= (0 if zero_allowed else 1) and len(text) <= 7
+    return check
+
+
+def _validate_shell_parameters(parameters):
+    unknown = sorted(set(parameters) - set(SHELL_PARAMETERS))
+    if unknown:
+        raise InvalidParameters(f"Parameters {unknown} are not defined in document {SHELL_DOCUMENT}")
+    if not parameters.get("commands"):
+        raise InvalidParameters("Parameter \"commands\" is required")
+    timeout = (parameters.get("executionTimeout") or ["3600"])[0]
+    if not str(timeout).isdigit() or not 1 <= int(timeout) <= 172800:
+        raise InvalidParameters(f"Parameter \"executionTimeout\" \"{timeout}\" fails to match the allowed pattern "
+                                "or range (1 to 172800 seconds)")
+
+
+def _resolve_targets(account_id, region, targets):
+    nodes = ssm_instances.managed_nodes(account_id, region)
+    selected = []
+    for instance_id in sorted(nodes):
+        node, tags = nodes[instance_id]
+        matches = True
+        for target in targets:
+            key, values = target.get("Key", ""), target.get("Values") or []
+            if key.startswith("tag:"):
+                matches = matches and tags.get(key[4:]) in values
+            elif key == "tag-key":
+                matches = matches and any(value in tags for value in values)
+            elif key == "InstanceIds":
+                matches = matches and instance_id in values
+            else:
+                raise ValidationException(f"Target key {key} is not supported by the simulator")
+        if matches:
+            selected.append(node["InstanceId"])
+    return selected
+
+
+def send_command(account_id, region, request, document_exists):
+    _validate(request)
+    document = request["DocumentName"]
+    if document not in KNOWN_DOCUMENTS and not document_exists(document):
+        raise InvalidDocument("Document with name %s does not exist." % document)
+    if document == SHELL_DOCUMENT:
+        _validate_shell_parameters(request.get("Parameters") or {})
+    explicit = request.get("InstanceIds") or []
+    if explicit:
+        invalid = [i for i in explicit if ssm_instances.node_of(account_id, region, i) is None]
+        if invalid:
+            raise InvalidInstanceId("Instances %s not in a valid state for account %s" % (invalid, account_id))
+        instance_ids = list(explicit)
+    else:
+        instance_ids = _resolve_targets(account_id, region, request["Targets"])
+    command = Command(account_id, region, request, instance_ids, ENGINE.describe())
+    ENGINE.add(command)
+    threading.Thread(target=_roll_out, args=(command,), daemon=True, name="ssm-" + command.command_id[:8]).start()
+    return command
+
+
+def _roll_out(command):
+    """Start invocations as MaxConcurrency allows, stop starting them past MaxErrors."""
+    limit = concurrency_limit(command.max_concurrency, command.target_count)
+    allowed = errors_allowed(command.max_errors, command.target_count)
+    slots = threading.Semaphore(limit)
+    workers = []
+    for invocation in list(command.invocations.values()):
+        slots.acquire()
+        with command.lock:
+            if invocation.status in TERMINAL:
+                slots.release()
+                continue
+            if command.error_count > allowed:
+                invocation.finish("Cancelled", "Terminated")
+                slots.release()
+                continue
+        node = ssm_instances.node_of(command.account_id, command.region, invocation.instance_id)
+        with command.lock:
+            if node is None:
+                invocation.finish("Failed", "Undeliverable")
+            elif node["PingStatus"] != "Online":
+                invocation.status = invocation.details = "Delayed"
+            elif time.monotonic() >= command.deliver_by:
+                invocation.finish("TimedOut", "DeliveryTimedOut")
+            else:
+                invocation.status = invocation.details = "InProgress"
+                invocation.started = _now()
+                command.in_flight += 1
+                command.peak_in_flight = max(command.peak_in_flight, command.in_flight)
+                worker = threading.Thread(target=_execute_and_release, args=(invocation, slots), daemon=True)
+                workers.append(worker)
+                worker.start()
+                continue
+        slots.release()
+    for worker in workers:
+        worker.join()
+
+
+def _execute_and_release(invocation, slots):
+    command = invocation.command
+    try:
+        status, details, code, stdout, stderr = _execute(invocation)
+    except Exception as error:  # pylint: disable=broad-except
+        status, details, code, stdout, stderr = "Failed", "Failed", 1, "", "simulator: %s" % error
+    try:
+        if not command.cancelled:
+            _write_s3(invocation, stdout, stderr)
+    finally:
+        with command.lock:
+            command.in_flight -= 1
+            if invocation.status not in TERMINAL:
+                invocation.stdout, invocation.stderr = stdout, stderr
+                invocation.finish(status, details, code)
+                if details in COUNTED_ERRORS:
+                    command.error_count += 1
+        slots.release()
+
+
+def _execute(invocation):
+    command = invocation.command
+    if command.document_name != SHELL_DOCUMENT:
+        return "Failed", "Failed", 1, "", "simulator: only %s runs; %s does not" % (SHELL_DOCUMENT, command.document_name)
+    parameters = command.parameters
+    sandbox = ENGINE.sandbox(invocation.instance_id)
+    workdir = sandbox
+    if parameters.get("workingDirectory") and parameters["workingDirectory"][0]:
+        workdir = os.path.normpath(os.path.join(sandbox, parameters["workingDirectory"][0].lstrip("/")))
+        if not workdir.startswith(sandbox) or not os.path.isdir(workdir):
+            return "Failed", "Failed", 1, "", "Invalid workingDirectory %s" % parameters["workingDirectory"][0]
+    timeout = min(float((parameters.get("executionTimeout") or ["3600"])[0]), command.execution_cap)
+    script_dir = os.path.join(ENGINE.root, "scripts")
+    os.makedirs(script_dir, exist_ok=True)
+    script = os.path.join(script_dir, "%s-%s.sh" % (command.command_id, invocation.instance_id))
+    with open(script, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(parameters["commands"]) + "\n")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": sandbox,
+        "LANG": "C.UTF-8",
+        "SIM_INSTANCE_ROOT": sandbox,
+        "AWS_SSM_INSTANCE_ID": invocation.instance_id,
+        "AWS_SSM_REGION_NAME": command.region,
+    }
+    process = subprocess.Popen(["bash", script], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    with command.lock:
+        command.processes[invocation.instance_id] = process
+    try:
+        out, err = process.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        out, err = process.communicate()
+        timed_out = True
+    finally:
+        with command.lock:
+            command.processes.pop(invocation.instance_id, None)
+        os.unlink(script)
+    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    if timed_out:
+        return "TimedOut", "ExecutionTimedOut", -1, stdout, stderr + "execution timed out after %g seconds\n" % timeout
+    if process.returncode != 0:
+        code = process.returncode if process.returncode > 0 else 128 - process.returncode
+        return "Failed", "Failed", code, stdout, stderr + "failed to run commands: exit status %d\n" % code
+    return "Success", "Success", 0, stdout, stderr
+
+
+def _write_s3(invocation, stdout, stderr):
+    command = invocation.command
+    if not command.s3_bucket:
+        return
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[command.account_id]["global"]
+    if command.s3_bucket not in backend.buckets:
+        return  # as the agent does: the upload fails and the URLs stay empty
+    base = "/".join(part for part in (command.s3_prefix.strip("/"), command.command_id, invocation.instance_id, S3_PLUGIN_DIR) if part)
+    for stream, text in (("stdout", stdout), ("stderr", stderr)):
+        if stream == "stderr" and not text:
+            continue
+        key = "%s/%s" % (base, stream)
+        backend.put_object(command.s3_bucket, key, text.encode("utf-8"))
+        url = "https://s3.%s.amazonaws.com/%s/%s" % (command.region, command.s3_bucket, key)
+        if stream == "stdout":
+            invocation.stdout_url = url
+        else:
+            invocation.stderr_url = url
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+def _page(items, max_results, next_token, default=50, upper=50):
+    size = int(max_results or default)
+    if not 1 <= size <= upper:
+        raise ValidationException(f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+                                  f"constraint: Member must have value between 1 and {upper}")
+    start = int(next_token or 0)
+    following = start + size
+    return items[start:following], (str(following) if following < len(items) else None)
+
+
+def _commands_for(command_id, instance_id):
+    commands = [ENGINE.get(command_id)] if command_id else ENGINE.all()
+    commands = [c for c in commands if c is not None and time.monotonic() >= c.visible_at]
+    if instance_id:
+        commands = [c for c in commands if instance_id in c.invocations]
+    return commands
+
+
+def list_commands(command_id=None, instance_id=None, max_results=None, next_token=None):
+    if command_id and ENGINE.get(command_id) is None:
+        raise InvalidCommandId()
+    items = [command.describe() for command in _commands_for(command_id, instance_id)]
+    return _page(items, max_results, next_token)
+
+
+def list_command_invocations(command_id=None, instance_id=None, details=False, max_results=None, next_token=None):
+    items = []
+    for command in _commands_for(command_id, instance_id):
+        for invocation in command.settled_invocations():
+            if instance_id and invocation.instance_id != instance_id:
+                continue
+            with command.lock:
+                items.append(invocation.listing(details))
+    return _page(items, max_results, next_token)
+
+
+def get_command_invocation(command_id, instance_id, plugin_name=None):
+    command = ENGINE.get(command_id)
+    if command is None or time.monotonic() < command.visible_at or instance_id not in command.invocations:
+        raise InvocationDoesNotExist()
+    if plugin_name and plugin_name != PLUGIN:
+        raise InvocationDoesNotExist()
+    command.settled_invocations()
+    with command.lock:
+        return command.invocations[instance_id].get()
+
+
+def cancel_command(command_id, instance_ids=None):
+    command = ENGINE.get(command_id)
+    if command is None:
+        raise InvalidCommandId()
+    cancel(command, instance_ids or None)
