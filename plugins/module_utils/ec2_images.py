@@ -94,8 +94,22 @@ def wait_for_images(ec2, image_ids, timeout, **clock):
     return poll_until_settled(lambda ids: describe_images_by_id(ec2, ids), "image_id", image_ids, timeout, **clock)
 
 
+# What DeregisterImage answers for an image that is already deregistered.
+IMAGE_GONE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
+
+
 def deregister_image(ec2, image_id):
-    ec2.deregister_image(aws_retry=True, ImageId=image_id)
+    """Deregister an image; an image already gone counts as done.
+
+    When the answer to a DeregisterImage is lost (timeout, 5xx after AWS acted), the retry finds
+    the image gone: the outcome wanted holds, and failing the instance would only leave its
+    snapshots for the next run.
+    """
+    try:
+        ec2.deregister_image(aws_retry=True, ImageId=image_id)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in IMAGE_GONE_CODES:
+            raise
 
 
 def images_using_snapshots(ec2, snapshot_ids):
