@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Which instances SSM can run a command on: managed nodes and their ping status.
+
+SendCommand refuses a whole call when one instance id is not a managed node, and a node whose
+agent is offline holds its invocation until the delivery timeout. So the module looks first,
+with one DescribeInstanceInformation per page (50 ids a call), and a DescribeInstances for
+instances selected by tag that SSM does not know at all.
+"""
+
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+
+ONLINE = "Online"
+# DescribeInstanceInformation's MaxResults is at most 50; its InstanceIds filter takes that many.
+PAGE_SIZE = 50
+GONE_STATES = ("shutting-down", "terminated")
+
+
+def summarize_node(node):
+    return {
+        "instance_id": node["InstanceId"],
+        "ping_status": node.get("PingStatus", ""),
+        "platform_type": node.get("PlatformType", ""),
+        "platform_name": node.get("PlatformName", ""),
+        "agent_version": node.get("AgentVersion", ""),
+    }
+
+
+def describe_nodes(ssm, filters):
+    nodes = all_pages(ssm.describe_instance_information, "InstanceInformationList", Filters=filters, MaxResults=PAGE_SIZE)
+    return {node["InstanceId"]: summarize_node(node) for node in nodes}
+
+
+def nodes_by_id(ssm, instance_ids):
+    """{instance_id: node} for the ids SSM manages; an id it does not know is absent."""
+    nodes = {}
+    for chunk in chunks(instance_ids, PAGE_SIZE):
+        nodes.update(describe_nodes(ssm, [{"Key": "InstanceIds", "Values": chunk}]))
+    return nodes
+
+
+def _ec2_filters(targets):
+    """DescribeInstances filters selecting what SSM targets select, or None when EC2 cannot tell."""
+    filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    for target in targets:
+        key = target["Key"]
+        if key.startswith("tag:") or key == "tag-key":
+            filters.append({"Name": key, "Values": target["Values"]})
+        elif key == "InstanceIds":
+            filters.append({"Name": "instance-id", "Values": target["Values"]})
+        else:
+            return None
+    return filters
+
+
+def _ssm_filters(targets):
+    filters = []
+    for target in targets:
+        key = target["Key"]
+        if key.startswith("tag:") or key == "tag-key":
+            filters.append({"Key": key, "Values": target["Values"]})
+        elif key == "InstanceIds":
+            filters.append({"Key": "InstanceIds", "Values": target["Values"]})
+        else:
+            return None
+    return filters
+
+
+class Selection:
+    """The instances a run selects: online (will run), offline and unmanaged (will not)."""
+
+    def __init__(self, online, offline, unmanaged, resolvable=True):
+        self.online = sorted(online)
+        self.offline = sorted(offline)
+        self.unmanaged = sorted(unmanaged)
+        self.resolvable = resolvable
+
+    def not_ready(self):
+        """[{instance_id, reason}] for every selected instance SSM cannot run the command on now."""
+        return sorted(
+            [{"instance_id": i, "reason": "not managed by SSM (no agent registered for it)"} for i in self.unmanaged]
+            + [{"instance_id": i, "reason": "SSM agent offline (PingStatus %s)" % status} for i, status in self.offline],
+            key=lambda item: item["instance_id"],
+        )
+
+    @property
+    def offline_ids(self):
+        return [instance_id for instance_id, _status in self.offline]
+
+
+def select_by_ids(ssm, instance_ids):
+    nodes = nodes_by_id(ssm, instance_ids)
+    online = [i for i in instance_ids if i in nodes and nodes[i]["ping_status"] == ONLINE]
+    offline = [(i, nodes[i]["ping_status"]) for i in instance_ids if i in nodes and nodes[i]["ping_status"] != ONLINE]
+    unmanaged = [i for i in instance_ids if i not in nodes]
+    return Selection(online, offline, unmanaged)
+
+
+def select_by_targets(ssm, ec2, targets):
+    """What SendCommand Targets would reach; resource group targets are resolved by SSM only."""
+    ssm_filters, ec2_filters = _ssm_filters(targets), _ec2_filters(targets)
+    if ssm_filters is None or ec2_filters is None:
+        return Selection([], [], [], resolvable=False)
+    nodes = describe_nodes(ssm, ssm_filters)
+    reservations = all_pages(ec2.describe_instances, "Reservations", Filters=ec2_filters)
+    instance_ids = {i["InstanceId"] for r in reservations for i in r["Instances"] if i["State"]["Name"] not in GONE_STATES}
+    online = [i for i, node in nodes.items() if node["ping_status"] == ONLINE]
+    offline = [(i, node["ping_status"]) for i, node in nodes.items() if node["ping_status"] != ONLINE]
+    unmanaged = [i for i in instance_ids if i not in nodes]
+    return Selection(online, offline, unmanaged)

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""One run of ssm_run: check the instances, send, wait, collect every instance's result.
+
+The sequence, and why:
+1. DescribeInstanceInformation first: SendCommand refuses a whole call for one unmanaged id,
+   and an offline agent holds its invocation until the delivery timeout. Instances that are
+   not ready fail the task before anything is sent, or are skipped (skip_unmanaged).
+2. SendCommand once for the targets, or once per 50 instance ids.
+3. Poll with ListCommandInvocations (Details, 50 a page) for all invocations at once, never
+   one GetCommandInvocation per instance; an invocation not listed yet counts as pending.
+4. Only for the invocations whose listed output was cut (2,500 characters), read stdout and
+   stderr with GetCommandInvocation (24,000 / 8,000), and the whole text from S3 when asked.
+"""
+
+import time
+
+from ansible_collections.cloudops.aws.plugins.module_utils import ssm_commands
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import apply_invocation_content
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import count_by_status
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import outcome_of
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import summarize_invocation
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import allowed_failure_count
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import send_requests
+from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
+
+# Commands are often short: look again soon, then settle to a steady pace.
+POLL_DELAYS = (1, 2, 3, 5, 8, 10)
+OUTPUT_READERS = 10
+
+
+class NotReady(Exception):
+    """Selected instances SSM cannot run the command on, and skip_unmanaged is false."""
+
+
+class RunCommand:
+    """ssm_run over one selection; `result` holds everything returned, also on failure."""
+
+    def __init__(self, ssm, ec2, s3, options, sleep=time.sleep, clock=time.monotonic):
+        self.ssm = ssm
+        self.ec2 = ec2
+        self.s3 = s3
+        self.options = options
+        self.sleep = sleep
+        self.clock = clock
+        self.warnings = []
+        self.result = {
+            "command_ids": [],
+            "invocations": [],
+            "status_counts": {},
+            "would_run": [],
+            "instances_skipped": [],
+            "undelivered": [],
+            "failures": [],
+            "still_running": [],
+        }
+
+    # -- 1. selection ------------------------------------------------------------------------
+
+    def check_selection(self, selection, strict=True):
+        """Record what will not run; raise NotReady (when strict) unless skip_unmanaged allows skipping it."""
+        not_ready = selection.not_ready()
+        self.result["would_run"] = list(selection.online)
+        if not selection.resolvable:
+            self.warnings.append("targets with resource groups are resolved by SSM only; instances could not be checked before sending")
+        if not_ready and not self.options["skip_unmanaged"] and strict:
+            raise NotReady("%d selected instance(s) cannot run the command, nothing was sent (set skip_unmanaged to run on the others): %s"
+                           % (len(not_ready), "; ".join("%s: %s" % (item["instance_id"], item["reason"]) for item in not_ready)))
+        self.result["instances_skipped"] = not_ready
+        if not_ready and not self.options["skip_unmanaged"]:
+            self.warnings.append("a real run would fail before sending: %d selected instance(s) are not managed or offline "
+                                 "(set skip_unmanaged to skip them)" % len(not_ready))
+        elif not_ready:
+            self.warnings.append("skipped %d instance(s) SSM cannot run the command on: %s"
+                                 % (len(not_ready), ", ".join(item["instance_id"] for item in not_ready)))
+
+    # -- 2. send -----------------------------------------------------------------------------
+
+    def send(self, selection, template, targets=None):
+        if targets:
+            requests = send_requests(template, targets=targets)
+        else:
+            requests = send_requests(template, instance_ids=selection.online)
+        for request in requests:
+            self.result["command_ids"].append(ssm_commands.send_command(self.ssm, request))
+        return requests
+
+    # -- 3. wait -----------------------------------------------------------------------------
+
+    def _listed(self):
+        invocations = []
+        for command_id in self.result["command_ids"]:
+            invocations += [summarize_invocation(i) for i in ssm_commands.list_invocations(self.ssm, command_id)]
+        return invocations
+
+    def _pending(self, invocations, expected, skipped):
+        listed = {i["instance_id"] for i in invocations}
+        missing = [i for i in expected if i not in listed]
+        running = [i["instance_id"] for i in invocations
+                   if outcome_of(i["status"], i["status_details"]) == "running" and i["instance_id"] not in skipped]
+        if not invocations and not expected and not self._commands_settled():
+            # Targets SSM resolves itself (resource groups): nothing listed yet is not "done".
+            return ["(targets not resolved yet)"]
+        return sorted(set(missing + running))
+
+    def _commands_settled(self):
+        return all(ssm_commands.command_settled(self.ssm, command_id) for command_id in self.result["command_ids"])
+
+    def wait(self, expected):
+        """Poll every command's invocations until none is running (skipped offline ones aside) or time is up."""
+        skipped = {item["instance_id"] for item in self.result["instances_skipped"]}
+        deadline = self.clock() + self.options["wait_timeout"]
+        round_number = 0
+        while True:
+            invocations = self._listed()
+            pending = self._pending(invocations, expected, skipped)
+            remaining = deadline - self.clock()
+            if not pending or remaining <= 0:
+                return invocations, pending
+            self.sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
+            round_number += 1
+
+    # -- 4. output ---------------------------------------------------------------------------
+
+    def _complete_output(self, summary):
+        if summary["output_truncated"] and summary["plugin_count"] == 1:
+            content = ssm_commands.get_invocation_content(self.ssm, summary["command_id"], summary["instance_id"])
+            apply_invocation_content(summary, content)
+        if summary["output_truncated"] and self.options["fetch_full_output"]:
+            stdout = ssm_commands.read_s3_text(self.s3, summary["stdout_url"])
+            stderr = ssm_commands.read_s3_text(self.s3, summary["stderr_url"])
+            if stdout is not None:
+                summary["stdout"] = stdout
+                summary["stderr"] = stderr if stderr is not None else summary["stderr"]
+                summary["output_truncated"] = False
+        return summary
+
+    def complete_outputs(self, invocations):
+        finished = [i for i in invocations if outcome_of(i["status"], i["status_details"]) != "running"]
+        for outcome in run_bounded(self._complete_output, finished, OUTPUT_READERS):
+            if not outcome.ok:
+                self.warnings.append("could not read the whole output of %s: %s" % (outcome.item["instance_id"], outcome.error))
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def preview(self, selection):
+        self.check_selection(selection, strict=False)
+        return self.result
+
+    def run(self, selection, template, targets=None):
+        self.check_selection(selection)
+        if not selection.online and not targets:
+            self.warnings.append("no instance can run the command; nothing was sent")
+            return self.result
+        self.send(selection, template, targets)
+        if not self.options["wait"]:
+            return self.result
+        invocations, pending = self.wait(selection.online)
+        self.complete_outputs(invocations)
+        self._classify(sorted(invocations, key=lambda i: i["instance_id"]), pending)
+        return self.result
+
+    def _classify(self, invocations, pending):
+        skipped = {item["instance_id"] for item in self.result["instances_skipped"]}
+        for summary in invocations:
+            del summary["plugin_count"]
+            outcome = outcome_of(summary["status"], summary["status_details"])
+            if outcome == "undelivered" or (outcome == "running" and summary["instance_id"] in skipped):
+                self.result["undelivered"].append({
+                    "instance_id": summary["instance_id"], "status": summary["status"], "status_details": summary["status_details"]})
+            elif outcome == "failed":
+                self.result["failures"].append({
+                    "instance_id": summary["instance_id"], "status": summary["status"], "status_details": summary["status_details"],
+                    "response_code": summary["response_code"], "error": _failure_text(summary)})
+        self.result["invocations"] = invocations
+        self.result["status_counts"] = count_by_status(invocations)
+        self.result["still_running"] = pending
+
+    def verdict(self):
+        """None when the task succeeds, else the message it fails with."""
+        problems = []
+        failures = self.result["failures"]
+        total = len(self.result["invocations"])
+        allowed = allowed_failure_count(self.options["allowed_failures"], total)
+        if len(failures) > allowed:
+            problems.append("the command failed on %d of %d instance(s)%s: %s" % (
+                len(failures), total, " (%d allowed)" % allowed if allowed else "",
+                "; ".join("%s: %s" % (f["instance_id"], f["error"]) for f in failures[:20])
+                + (" ..." if len(failures) > 20 else "")))
+        if self.result["still_running"]:
+            problems.append("wait_timeout (%ds) reached with %d invocation(s) still running: %s" % (
+                self.options["wait_timeout"], len(self.result["still_running"]), ", ".join(self.result["still_running"][:20])))
+        undelivered = self.result["undelivered"]
+        if undelivered and not self.options["skip_unmanaged"]:
+            problems.append("the command was not delivered to %d instance(s): %s" % (
+                len(undelivered), ", ".join("%s (%s)" % (u["instance_id"], u["status_details"]) for u in undelivered)))
+        return "; ".join(problems) or None
+
+
+def _failure_text(summary):
+    details = summary["status_details"] or summary["status"]
+    if details == "Terminated":
+        return "Terminated: not run, the command exceeded max_errors"
+    if details in ("ExecutionTimedOut", "TimedOut"):
+        return "%s: the command ran longer than execution_timeout" % details
+    last_line = (summary["stderr"].strip().splitlines() or [""])[-1]
+    return "%s (exit code %s)%s" % (details, summary["response_code"], ": " + last_line if last_line else "")
