@@ -1,0 +1,444 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Copies of EBS snapshots in another Region (and account), with generations of the copies.
+
+The sequence, in the order of ami_rotation:
+1. describe the sources (source Region and account) and the copies the destination already
+   holds (their cloudops:source-snapshot tag says what they are copies of), once each;
+2. choose the sources to copy: completed, not copied yet, and past min_interval; refuse
+   encrypted sources whose copy cannot be made as asked, before anything is started;
+3. start the copies through a queue that keeps at most max_in_flight of them pending in the
+   destination Region (AWS allows 20); ResourceLimitExceeded means "wait for a slot";
+4. wait for them with one poll for all, then stop sharing the sources whose copies are done;
+5. describe the copies again and plan each (policy, source volume) group with the pure
+   retention planner; delete. A source that failed in this run leaves its group unpruned.
+"""
+
+import collections
+import re
+import time
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
+
+from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import POLICY_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.waiting import POLL_DELAYS
+from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
+
+CopyOptions = collections.namedtuple(
+    "CopyOptions",
+    "policy retention extra_tags min_interval wait wait_timeout max_concurrency source_region destination_region "
+    "only_latest max_in_flight encrypted kms_key_id destination_account",
+)
+
+SOURCE_SNAPSHOT_KEY = RESERVED_PREFIX + "source-snapshot"
+SOURCE_REGION_KEY = RESERVED_PREFIX + "source-region"
+DEFAULT_POLICY = "default"
+
+# AWS: at most 20 concurrent snapshot copies per destination Region; one more answers this code.
+AWS_COPIES_IN_FLIGHT = 20
+COPY_LIMIT_ERROR = "ResourceLimitExceeded"
+# Copies that exist or are being made: a source with one is not copied again.
+LIVE_STATES = ("pending", "completed")
+PLANNED_COPY = "(copy of %s)"
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/.+$")
+
+
+def destination_account_of(role_arn):
+    """The account id in a role ARN; ValueError naming the option when it is not one."""
+    match = ROLE_ARN.match(role_arn)
+    if not match:
+        raise ValueError("destination_role_arn: not an IAM role ARN (arn:aws:iam::123456789012:role/name): %r" % role_arn)
+    return match.group(1)
+
+
+def assumed_role_credentials(sts, role_arn, session_name="cloudops-aws-snapshot-copy"):
+    """Client keyword arguments for the role, from STS AssumeRole."""
+    credentials = sts.assume_role(aws_retry=True, RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"]}
+
+
+def caller_account(sts):
+    return sts.get_caller_identity(aws_retry=True)["Account"]
+
+
+# -- AWS I/O --------------------------------------------------------------------------------------
+
+
+def describe_copies(ec2, source_region):
+    """The managed copies in the destination whose sources are in source_region."""
+    return ebs_snapshots.describe_snapshots(ec2, [{"Name": "tag:" + MANAGED_BY_KEY, "Values": [MANAGED_BY_VALUE]},
+                                    {"Name": "tag:" + SOURCE_REGION_KEY, "Values": [source_region]}])
+
+
+def shared_snapshot_ids(ec2, account_id):
+    """Ids of this account's snapshots that account_id may create volumes from."""
+    return {s["SnapshotId"] for s in all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], RestorableByUserIds=[account_id])}
+
+
+def set_shared(ec2, snapshot_id, account_id, shared):
+    ec2.modify_snapshot_attribute(aws_retry=True, SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                  OperationType="add" if shared else "remove", UserIds=[account_id])
+
+
+def copy_snapshot(ec2, source_region, source_snapshot_id, description, tags, encrypted, kms_key_id):
+    params = {"SourceRegion": source_region, "SourceSnapshotId": source_snapshot_id, "Description": description,
+              "TagSpecifications": [{"ResourceType": "snapshot", "Tags": ansible_dict_to_boto3_tag_list(tags)}]}
+    if encrypted:
+        params["Encrypted"] = True
+    if kms_key_id:
+        params["KmsKeyId"] = kms_key_id
+    return ec2.copy_snapshot(aws_retry=True, **params)["SnapshotId"]
+
+
+def key_manager(kms, key_id):
+    """"AWS" for an AWS managed key (aws/ebs), "CUSTOMER" for a customer managed one."""
+    return kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]["KeyManager"]
+
+
+def error_code(error):
+    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+
+
+def _error_text(error):
+    return str(error) or error.__class__.__name__
+
+
+# -- choosing the sources ------------------------------------------------------------------------
+
+
+def select_sources(ec2, snapshot_ids, filters, only_latest):
+    """(sources to consider, [(summary, reason) skipped]) in the source Region.
+
+    Named ids that do not exist raise SelectionError before anything is done.
+    """
+    if snapshot_ids:
+        found = ebs_snapshots.describe_snapshots_by_id(ec2, snapshot_ids)
+        missing = [snapshot_id for snapshot_id in snapshot_ids if snapshot_id not in found]
+        if missing:
+            raise SelectionError("snapshot_ids: not found among this account's snapshots: %s" % ", ".join(missing))
+        snapshots = [found[snapshot_id] for snapshot_id in dict.fromkeys(snapshot_ids)]
+    else:
+        snapshots = ebs_snapshots.describe_snapshots(ec2, ansible_dict_to_boto3_filter_list(filters))
+    skipped = [(s, "state %s: only completed snapshots are copied" % s["state"]) for s in snapshots if s["state"] != "completed"]
+    completed = [s for s in snapshots if s["state"] == "completed"]
+    if not only_latest:
+        return completed, skipped
+    newest = {}
+    for snapshot in sorted(completed, key=lambda s: (s["created_at"], s["snapshot_id"])):
+        newest[snapshot["source_volume"]] = snapshot
+    for snapshot in completed:
+        latest = newest[snapshot["source_volume"]]
+        if latest is not snapshot:
+            skipped.append((snapshot, "only_latest: %s is the newest completed snapshot of %s" % (latest["snapshot_id"], snapshot["source_volume"])))
+    return sorted(newest.values(), key=lambda s: s["snapshot_id"]), skipped
+
+
+class SnapshotCopies:
+    """One run of snapshot_copy_generations."""
+
+    def __init__(self, source_ec2, destination_ec2, source_kms, options, sleep=time.sleep, clock=time.monotonic):
+        self.source_ec2 = source_ec2
+        self.ec2 = destination_ec2
+        self.kms = source_kms
+        self.options = options
+        self.sleep = sleep
+        self.clock = clock
+        self.result = {key: [] for key in ("copies_started", "copies_completed", "copies_deleted", "copies_retained",
+                                           "sources_unshared", "sources_skipped", "failures")}
+        self.warnings = []
+        self.failed_groups = set()
+        self.copies_before = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _policy_of(self, source):
+        return self.options.policy or source["tags"].get(POLICY_KEY) or DEFAULT_POLICY
+
+    def _group_of(self, source):
+        return (self._policy_of(source), source["source_volume"])
+
+    def _fail(self, source, message):
+        self.failed_groups.add(self._group_of(source))
+        self.result["failures"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "error": message})
+
+    def _skip(self, source, reason):
+        self.result["sources_skipped"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "reason": reason})
+
+    @staticmethod
+    def _entry(copy, **extra):
+        entry = {
+            "snapshot_id": copy["snapshot_id"],
+            "source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY),
+            "source_volume_id": copy["source_volume"],
+            "policy": copy["tags"].get(POLICY_KEY),
+            "created_at": format_created_at(copy["created_at"]),
+            "state": copy["state"],
+            "volume_size": copy["volume_size"],
+        }
+        entry.update(extra)
+        return entry
+
+    @staticmethod
+    def _groups(copies, extra=None):
+        groups = collections.defaultdict(list)
+        for copy in copies:
+            groups[(copy["tags"].get(POLICY_KEY, ""), copy["source_volume"])].append(copy)
+        for key, items in (extra or {}).items():
+            groups[key].extend(items)
+        return groups
+
+    def _copies(self):
+        copies = describe_copies(self.ec2, self.options.source_region)
+        if self.copies_before is None:
+            self.copies_before = copies
+        return copies
+
+    # -- step 2: what to copy ------------------------------------------------------------------
+
+    def _tags(self, source):
+        tags = {k: v for k, v in source["tags"].items() if not k.startswith("aws:")}
+        tags.update(self.options.extra_tags)
+        tags.update(ownership_tags(self._policy_of(source), source["created_at"], source_snapshot=source["snapshot_id"],
+                                   source_region=self.options.source_region, source_volume=source["source_volume"]))
+        return tags
+
+    def _encryption_problem(self, source, managers):
+        """Why this source's copy cannot be made as asked, or None."""
+        if not source["encrypted"] or not source["kms_key_id"]:
+            return None
+        manager = managers.get(source["kms_key_id"])
+        if isinstance(manager, Exception):
+            return "could not read its KMS key %s: %s" % (source["kms_key_id"], _error_text(manager))
+        if manager == "AWS" and self.options.destination_account:
+            return ("refused: encrypted with the AWS managed key aws/ebs, whose key policy cannot be changed to let account %s use it, "
+                    "so AWS does not let it be shared; re-encrypt it with a customer managed key (copy it in the source account with "
+                    "a KmsKeyId) and share that key with account %s" % (self.options.destination_account, self.options.destination_account))
+        if manager != "AWS" and not self.options.kms_key_id:
+            return ("encrypted with the customer managed key %s; KMS keys belong to one Region and account, so give kms_key_id "
+                    "(a key in %s that the destination account can use), or AWS would encrypt the copy with the destination's "
+                    "AWS managed key aws/ebs" % (source["kms_key_id"], self.options.destination_region))
+        return None
+
+    def _key_managers(self, sources):
+        managers = {}
+        for key_id in sorted({s["kms_key_id"] for s in sources if s["encrypted"] and s["kms_key_id"]}):
+            try:
+                managers[key_id] = key_manager(self.kms, key_id)
+            except Exception as error:  # pylint: disable=broad-except
+                managers[key_id] = error
+        return managers
+
+    def _requests(self, sources, copies, check_encryption=True):
+        """The sources to copy now, oldest first; the others are skipped or failed with the reason."""
+        by_source = collections.defaultdict(list)
+        for copy in copies:
+            if copy["state"] in LIVE_STATES:
+                by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
+        groups = self._groups(copies)
+        managers = self._key_managers(sources) if check_encryption else {}
+        requests = []
+        for source in sorted(sources, key=lambda s: (s["created_at"], s["snapshot_id"])):
+            existing = sorted(by_source.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
+            if existing:
+                self._skip(source, "already copied to %s (%s)" % (existing[0]["snapshot_id"], existing[0]["state"]))
+                continue
+            group = groups[self._group_of(source)]
+            reason = min_interval_reason(group, "snapshot_id", self.options.min_interval, source["created_at"])
+            if reason:
+                self._skip(source, "min_interval: " + reason)
+                continue
+            problem = self._encryption_problem(source, managers)
+            if problem:
+                self._fail(source, "%s: %s" % (source["snapshot_id"], problem))
+                continue
+            requests.append(source)
+            group.append({"snapshot_id": PLANNED_COPY % source["snapshot_id"], "state": "pending", "created_at": source["created_at"]})
+        return requests
+
+    # -- step 3: the queue ---------------------------------------------------------------------
+
+    def _start_one(self, source):
+        if self.options.destination_account:
+            set_shared(self.source_ec2, source["snapshot_id"], self.options.destination_account, True)
+        description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region)
+        return copy_snapshot(self.ec2, self.options.source_region, source["snapshot_id"], description, self._tags(source),
+                             self.options.encrypted, self.options.kms_key_id)
+
+    def _start(self, requests, in_flight, deadline):
+        """{copy_id: copy} started; sources still queued at the deadline are skipped, never failed."""
+        queue = list(requests)
+        started = {}
+        limited = False
+        round_number = 0
+        while queue:
+            free = self.options.max_in_flight - len(in_flight)
+            # After ResourceLimitExceeded (copies this run cannot see fill the limit), probe with one.
+            size = min(free, 1) if limited else free
+            batch, queue = queue[:max(size, 0)], queue[max(size, 0):]
+            limited = False
+            for outcome in run_bounded(self._start_one, batch, self.options.max_concurrency):
+                source = outcome.item
+                if outcome.ok:
+                    in_flight.add(outcome.value)
+                    started[outcome.value] = {"snapshot_id": outcome.value, "source": source, "tags": self._tags(source),
+                                              "source_volume": source["source_volume"], "created_at": source["created_at"],
+                                              "state": "pending", "volume_size": source["volume_size"], "state_message": ""}
+                elif error_code(outcome.error) == COPY_LIMIT_ERROR:
+                    limited = True
+                    queue.insert(0, source)
+                else:
+                    self._fail(source, "copying %s: %s" % (source["snapshot_id"], _error_text(outcome.error)))
+            if not queue:
+                break
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                break
+            self.sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
+            round_number += 1
+            latest = ebs_snapshots.describe_snapshots_by_id(self.ec2, sorted(in_flight))
+            in_flight.difference_update(i for i in list(in_flight) if latest.get(i, {}).get("state", "pending") != "pending")
+        for source in queue:
+            self._skip(source, "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
+                       % (len(in_flight), self.options.destination_region, self.options.max_in_flight, self.options.wait_timeout))
+        return started
+
+    # -- step 4: wait and unshare --------------------------------------------------------------
+
+    def _wait(self, started, deadline):
+        latest = ebs_snapshots.wait_for_snapshots(self.ec2, sorted(started), max(0, deadline - self.clock()), sleep=self.sleep, clock=self.clock)
+        for copy_id, copy in started.items():
+            if copy_id in latest:
+                copy.update(state=latest[copy_id]["state"], state_message=latest[copy_id]["state_message"])
+
+    def _check_outcomes(self, started):
+        for copy_id, copy in sorted(started.items()):
+            if copy["state"] == "pending" and self.options.wait:
+                self.warnings.append("%s (copy of %s) is still pending after wait_timeout %ss; a later run counts it once completed"
+                                     % (copy_id, copy["source"]["snapshot_id"], self.options.wait_timeout))
+            elif copy["state"] not in LIVE_STATES:
+                self._fail(copy["source"], "copy %s of %s ended %s%s" % (copy_id, copy["source"]["snapshot_id"], copy["state"],
+                                                                         ": " + copy["state_message"] if copy["state_message"] else ""))
+
+    def _unshare(self, copies):
+        """Stop sharing the sources whose copies are done; a source with a copy still pending stays shared."""
+        account = self.options.destination_account
+        pending = {c["tags"].get(SOURCE_SNAPSHOT_KEY) for c in copies if c["state"] == "pending"}
+        done = {c["tags"].get(SOURCE_SNAPSHOT_KEY): c for c in copies if c["state"] != "pending"}
+        shared = shared_snapshot_ids(self.source_ec2, account)
+        targets = sorted(snapshot_id for snapshot_id in shared if snapshot_id in done and snapshot_id not in pending)
+        for outcome in run_bounded(lambda snapshot_id: set_shared(self.source_ec2, snapshot_id, account, False), targets, self.options.max_concurrency):
+            if outcome.ok:
+                self.result["sources_unshared"].append({"source_snapshot_id": outcome.item, "account_id": account})
+            else:
+                self.warnings.append("could not stop sharing %s with account %s: %s" % (outcome.item, account, _error_text(outcome.error)))
+
+    # -- step 5: plan and delete ---------------------------------------------------------------
+
+    @staticmethod
+    def _twins(groups, started):
+        """Extra copies of one source (a retried CopySnapshot, or two overlapping runs): keep one, delete the others."""
+        twins = []
+        for group in groups.values():
+            by_source = collections.defaultdict(list)
+            for copy in group:
+                by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
+            for source_id, same in by_source.items():
+                if len(same) < 2:
+                    continue
+                same.sort(key=lambda c: (c["state"] != "completed", c["snapshot_id"] not in started, c["snapshot_id"]))
+                kept = same[0]["snapshot_id"]
+                twins += [(c, "duplicate copy of %s (%s is kept)" % (source_id, kept)) for c in same[1:] if c["managed"] and c["state"] != "pending"]
+        return twins
+
+    def _find_references(self, snapshot_ids):
+        return {snapshot_id: "backs %s" % ", ".join(sorted(images)) for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
+
+    def _plan(self, groups, keys, extra=None):
+        selected = {key: groups.get(key, []) for key in keys if key not in self.failed_groups}
+        plans, _references = plan_groups(selected, "snapshot_id", self.options.retention, self._find_references, extra)
+        to_delete = []
+        for key, group_plan in sorted(plans.items()):
+            copies = {c["snapshot_id"]: c for c in selected[key]}
+            for generation in group_plan.keep:
+                if generation.id in copies:
+                    self.result["copies_retained"].append(self._entry(copies[generation.id], reason=group_plan.reasons[generation.id]))
+            for generation in group_plan.delete:
+                if generation.id in copies:
+                    to_delete.append((copies[generation.id], group_plan.reasons[generation.id]))
+        return to_delete
+
+    def _delete(self, to_delete):
+        for outcome in run_bounded(lambda item: ebs_snapshots.delete_snapshot(self.ec2, item[0]["snapshot_id"]), to_delete, self.options.max_concurrency):
+            copy, reason = outcome.item
+            if outcome.ok:
+                self.result["copies_deleted"].append(self._entry(copy, reason=reason))
+            else:
+                self.failed_groups.add((copy["tags"].get(POLICY_KEY, ""), copy["source_volume"]))
+                self.result["failures"].append({"source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume_id": copy["source_volume"],
+                                                "error": "DeleteSnapshot %s: %s" % (copy["snapshot_id"], _error_text(outcome.error))})
+
+    # -- the two entry points ------------------------------------------------------------------
+
+    def run(self, sources):
+        deadline = self.clock() + self.options.wait_timeout
+        copies = self._copies()
+        pending_before = {c["snapshot_id"] for c in copies if c["state"] == "pending"}
+        requests = self._requests(sources, copies)
+        started = self._start(requests, set(pending_before), deadline)
+        keys = sorted({self._group_of(s) for s in sources})
+        # Copies an earlier run left pending in these groups are waited for too: they become generations now.
+        earlier = {c["snapshot_id"]: dict(c, source={"snapshot_id": c["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume": c["source_volume"],
+                                                      "tags": c["tags"]})
+                   for c in copies if c["snapshot_id"] in pending_before and (c["tags"].get(POLICY_KEY, ""), c["source_volume"]) in keys}
+        if (started or earlier) and self.options.wait:
+            self._wait(dict(earlier, **started), deadline)
+        self._check_outcomes(started)
+        self.result["copies_started"] = [self._entry(c) for _id, c in sorted(started.items())]
+        copies = self._copies()
+        completed = (pending_before | set(started)) & {c["snapshot_id"] for c in copies if c["state"] == "completed"}
+        self.result["copies_completed"] = [self._entry(c) for c in copies if c["snapshot_id"] in completed]
+        if self.options.destination_account:
+            self._unshare(copies)
+        groups = self._groups(copies)
+        twins = self._twins(groups, started)
+        twin_ids = {c["snapshot_id"] for c, _reason in twins}
+        groups = {key: [c for c in group if c["snapshot_id"] not in twin_ids] for key, group in groups.items()}
+        self._delete(twins + self._plan(groups, keys))
+        return self.result
+
+    def preview(self, sources):
+        """Check mode: the exact plan, assuming every copy is made; nothing is mutated."""
+        copies = self._copies()
+        requests = self._requests(sources, copies)
+        new_state = "completed" if self.options.wait else "pending"
+        extra = collections.defaultdict(list)
+        for source in requests:
+            extra[self._group_of(source)].append(Generation(PLANNED_COPY % source["snapshot_id"], source["created_at"], new_state, True))
+        self.result["copies_started"] = [{"snapshot_id": None, "source_snapshot_id": s["snapshot_id"], "source_volume_id": s["source_volume"],
+                                          "policy": self._policy_of(s), "created_at": format_created_at(s["created_at"]), "state": "planned",
+                                          "volume_size": s["volume_size"]} for s in requests]
+        keys = sorted({self._group_of(s) for s in sources})
+        for copy, reason in self._plan(self._groups(copies), keys, extra):
+            self.result["copies_deleted"].append(self._entry(copy, reason=reason))
+        return self.result

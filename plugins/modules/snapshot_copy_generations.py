@@ -1,0 +1,349 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: snapshot_copy_generations
+short_description: Copy EBS snapshots to another Region or account and keep a number of generations of the copies
+version_added: 0.1.0
+description:
+  - Copies completed EBS snapshots from I(source_region) to I(region) (the destination), optionally into another
+    account through I(destination_role_arn), and keeps generations of the copies there per policy and source volume,
+    with the retention vocabulary of C(restic forget).
+  - A source that already has a copy in the destination (a snapshot tagged C(cloudops:source-snapshot) with its id) is
+    not copied again, so runs are idempotent and a re-run costs two describe calls.
+  - Copies carry the source's tags plus C(cloudops:managed-by), C(cloudops:policy), C(cloudops:source-snapshot),
+    C(cloudops:source-region), C(cloudops:source-volume) and C(cloudops:created-at) (the source's backup time).
+    Generations are grouped by the source volume lineage (C(cloudops:source-volume)), never by the copy's C(VolumeId).
+  - At most I(max_copies_in_flight) copies are pending in the destination Region at once (AWS allows 20). The module
+    queues the others, and waits when AWS answers C(ResourceLimitExceeded); the queue never fails the task.
+  - Only managed copies are ever deleted; the newest completed copy of a group never is, nor is a copy that a
+    registered AMI uses (after a restore). Pending copies do not count as generations.
+  - A failure on one source does not stop the others. Its group is not pruned in that run, and the task fails at the
+    end, listing every failure.
+  - Supports check mode (returns the exact plan, changes nothing) and diff mode.
+author:
+  - cloudops.aws maintainers (@cloudops)
+options:
+  source_region:
+    description:
+      - The Region of the source snapshots. I(region) is the destination, as in C(community.aws.ec2_snapshot_copy).
+    type: str
+    required: true
+  snapshot_ids:
+    description:
+      - The snapshots to copy. An id that does not exist in I(source_region) fails the task before anything is copied.
+      - Mutually exclusive with I(filters); one of them is required.
+    type: list
+    elements: str
+  filters:
+    description:
+      - EC2 DescribeSnapshots filters selecting the source snapshots of this account, for example C(tag:cloudops:policy)
+        set to C(daily).
+      - A selection that matches nothing is not an error; the task reports no change and warns.
+    type: dict
+  only_latest:
+    description:
+      - Copy only the newest completed snapshot of each source volume (its C(cloudops:source-volume) tag, else its
+        C(VolumeId)). With C(false), every selected completed snapshot is copied.
+    type: bool
+    default: true
+  policy:
+    description:
+      - The C(cloudops:policy) of the copies, which is also their generation group in the destination.
+      - Defaults to the source's own C(cloudops:policy) tag, or C(default) for a source without one.
+    type: str
+  min_interval:
+    description:
+      - Skip a source when its volume already has a copy (completed, or pending) whose backup time is less than this
+        before the source's, such as C(20h). Copies hourly snapshots only once a day, for example.
+    type: str
+  max_copies_in_flight:
+    description:
+      - How many copies may be pending in the destination Region at once. AWS allows 20 per destination Region and
+        account; a lower value leaves room for other jobs.
+    type: int
+    default: 20
+  encrypted:
+    description:
+      - Encrypt the copies of unencrypted sources. Copies of encrypted sources are always encrypted.
+      - Without I(kms_key_id), AWS uses the destination account's default EBS key.
+    type: bool
+    default: false
+  kms_key_id:
+    description:
+      - The KMS key (id, ARN or alias) in the destination Region and account that encrypts the copies. Requires
+        I(encrypted=true).
+      - Required for sources encrypted with a customer managed key; KMS keys are regional, and without it AWS would
+        encrypt the copy with the destination's AWS managed key C(aws/ebs). Such a source fails with an error saying so.
+    type: str
+  destination_role_arn:
+    description:
+      - An IAM role in the destination account to assume for the copies. The source snapshot is shared with that
+        account (C(createVolumePermission)) for the copy and unshared once its copy is done.
+      - Sources encrypted with the AWS managed key C(aws/ebs) are refused, because its key policy cannot let another
+        account use it. A customer managed key must allow the destination account; see the DR documentation.
+    type: str
+  wait:
+    description:
+      - Wait for the copies to complete before pruning, with one describe call a round for all of them. Copies can take
+        hours.
+      - With C(false) the module returns the copy ids at once; the copies do not count as generations yet, and a later
+        run prunes with them and unshares their sources.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait, for queue slots and for the copies. Copies still pending then are reported in a
+        warning; sources still queued then are reported in RV(sources_skipped) and copied by a later run.
+    type: int
+    default: 1800
+extends_documentation_fragment:
+  - cloudops.aws.rotation
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Copy the newest daily snapshot of every volume to eu-central-1, keep 7 daily and 4 weekly copies there
+  cloudops.aws.snapshot_copy_generations:
+    source_region: eu-west-1
+    region: eu-central-1
+    filters:
+      "tag:cloudops:policy": daily
+      "tag:cloudops:managed-by": cloudops.aws
+    retention:
+      keep_daily: 7
+      keep_weekly: 4
+
+- name: DR copies into another account, encrypted with the DR account's key
+  cloudops.aws.snapshot_copy_generations:
+    source_region: eu-west-1
+    region: eu-central-1
+    destination_role_arn: arn:aws:iam::210987654321:role/cloudops-dr-copy
+    filters:
+      "tag:cloudops:policy": daily
+    policy: dr
+    encrypted: true
+    kms_key_id: arn:aws:kms:eu-central-1:210987654321:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0
+    retention:
+      keep_daily: 14
+
+- name: Start the copies and return; the next run prunes once they are completed
+  cloudops.aws.snapshot_copy_generations:
+    source_region: us-east-1
+    region: us-west-2
+    snapshot_ids:
+      - snap-0a1b2c3d4e5f60718
+    retention:
+      keep_last: 3
+    wait: false
+"""
+
+RETURN = r"""
+copies_started:
+  description: The copies started by this run (in check mode, that it would start, with a null id).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    snapshot_id:
+      description: The copy in the destination; null in check mode.
+      type: str
+      sample: snap-0f1e2d3c4b5a69788
+    source_snapshot_id:
+      description: The source snapshot, also in the C(cloudops:source-snapshot) tag.
+      type: str
+      sample: snap-0a1b2c3d4e5f60718
+    source_volume_id:
+      description: The source volume lineage, also in the C(cloudops:source-volume) tag.
+      type: str
+      sample: vol-0123456789abcdef0
+    policy:
+      description: The copy's C(cloudops:policy).
+      type: str
+      sample: daily
+    created_at:
+      description: The source's backup time, also in the C(cloudops:created-at) tag.
+      type: str
+      sample: "2026-11-23T03:15:00Z"
+    state:
+      description: C(completed), C(pending) (not waited for, or timed out), C(error), or C(planned) in check mode.
+      type: str
+      sample: completed
+    volume_size:
+      description: Size in GiB.
+      type: int
+      sample: 100
+  sample: [{"snapshot_id": "snap-0f1e2d3c4b5a69788", "source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0",
+            "policy": "daily", "created_at": "2026-11-23T03:15:00Z", "state": "completed", "volume_size": 100}]
+copies_completed:
+  description: Copies that completed during this run, whether started by it or by an earlier run that did not wait.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"snapshot_id": "snap-0f1e2d3c4b5a69788", "source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0",
+            "policy": "daily", "created_at": "2026-11-23T03:15:00Z", "state": "completed", "volume_size": 100}]
+copies_deleted:
+  description: The copies deleted (in check mode, that would be), with the keys of RV(copies_started) and a reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"snapshot_id": "snap-0b1c2d3e4f5a60718", "source_snapshot_id": "snap-0c1d2e3f4a5b60718", "source_volume_id": "vol-0123456789abcdef0",
+            "policy": "daily", "created_at": "2026-11-16T03:15:00Z", "state": "completed", "volume_size": 100,
+            "reason": "not selected by retention (keep_daily=7)"}]
+copies_retained:
+  description: Copies kept, each with the rule that keeps it (or what uses it).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"snapshot_id": "snap-0f1e2d3c4b5a69788", "source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0",
+            "policy": "daily", "created_at": "2026-11-23T03:15:00Z", "state": "completed", "volume_size": 100,
+            "reason": "newest available generation; keep_daily 2026-11-23 (1 of 7)"}]
+sources_unshared:
+  description: Source snapshots whose C(createVolumePermission) for the destination account was removed, their copy being done.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "account_id": "210987654321"}]
+sources_skipped:
+  description: Sources not copied, with the reason (not completed, already copied, not the latest, I(min_interval), still queued).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0", "reason": "already copied to snap-0f1e2d3c4b5a69788 (completed)"}]
+failures:
+  description: Per-source failures; the task fails when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0",
+            "error": "copy snap-0f1e2d3c4b5a69788 of snap-0a1b2c3d4e5f60718 ended error: Given key ID is not accessible"}]
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import AWS_COPIES_IN_FLIGHT
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import DEFAULT_POLICY
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import SnapshotCopies
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import assumed_role_credentials
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import caller_account
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import destination_account_of
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import select_sources
+
+
+def argument_spec():
+    spec = rotation_argument_spec()
+    spec.update(
+        source_region=dict(type="str", required=True),
+        snapshot_ids=dict(type="list", elements="str"),
+        filters=dict(type="dict"),
+        only_latest=dict(type="bool", default=True),
+        policy=dict(type="str"),
+        max_copies_in_flight=dict(type="int", default=AWS_COPIES_IN_FLIGHT),
+        encrypted=dict(type="bool", default=False),
+        kms_key_id=dict(type="str"),
+        destination_role_arn=dict(type="str"),
+    )
+    return spec
+
+
+def options_from_params(params, destination_region):
+    """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
+    if not destination_region:
+        raise ValueError("region: the destination Region is required")
+    if params["kms_key_id"] and not params["encrypted"]:
+        raise ValueError("kms_key_id: %r is given but encrypted is false; set encrypted: true (AWS requires it with a key)" % params["kms_key_id"])
+    if not 1 <= params["max_copies_in_flight"] <= AWS_COPIES_IN_FLIGHT:
+        raise ValueError("max_copies_in_flight: must be between 1 and %d (AWS's limit per destination Region), got %d"
+                         % (AWS_COPIES_IN_FLIGHT, params["max_copies_in_flight"]))
+    policy = params["policy"]
+    if policy is not None and not policy.strip():
+        raise ValueError("policy: must not be empty when given")
+    shared = rotation_params(dict(params, policy=policy or DEFAULT_POLICY))
+    shared["policy"] = policy.strip() if policy else None
+    account = destination_account_of(params["destination_role_arn"]) if params["destination_role_arn"] else None
+    return CopyOptions(
+        source_region=params["source_region"],
+        destination_region=destination_region,
+        only_latest=params["only_latest"],
+        max_in_flight=params["max_copies_in_flight"],
+        encrypted=params["encrypted"],
+        kms_key_id=params["kms_key_id"],
+        destination_account=account,
+        **shared
+    )
+
+
+def diff_of(copies_before, result):
+    removed = {entry["snapshot_id"] for entry in result["copies_deleted"]}
+    before = sorted("%s %s" % (c["snapshot_id"], c["tags"].get("cloudops:source-snapshot")) for c in copies_before)
+    after = [line for line in before if line.split(" ", 1)[0] not in removed]
+    after += ["%s %s" % (entry["snapshot_id"] or "(new)", entry["source_snapshot_id"]) for entry in result["copies_started"]]
+    return {"before": {"copies": before}, "after": {"copies": sorted(after)}}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("snapshot_ids", "filters")],
+        required_one_of=[("snapshot_ids", "filters")],
+        supports_check_mode=True,
+    )
+    try:
+        options = options_from_params(module.params, module.region)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+
+    retry = AWSRetry.jittered_backoff(retries=10)
+    source_ec2 = module.client("ec2", retry_decorator=retry, region=options.source_region)
+    source_kms = module.client("kms", retry_decorator=retry, region=options.source_region)
+    try:
+        destination_credentials = {}
+        if module.params["destination_role_arn"]:
+            sts = module.client("sts", retry_decorator=retry)
+            if caller_account(sts) == options.destination_account:
+                options = options._replace(destination_account=None)
+            destination_credentials = assumed_role_credentials(sts, module.params["destination_role_arn"])
+    except (BotoCoreError, ClientError) as error:
+        module.fail_json_aws(error, msg="could not assume destination_role_arn %s" % module.params["destination_role_arn"])
+    destination_ec2 = module.client("ec2", retry_decorator=retry, **destination_credentials)
+    copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, options)
+
+    try:
+        sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
+        for source, reason in not_copied:
+            copies.result["sources_skipped"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "reason": reason})
+        if not sources:
+            module.warn("no completed snapshot matches the selection in %s; nothing to copy" % options.source_region)
+            module.exit_json(changed=False, **copies.result)
+        result = copies.preview(sources) if module.check_mode else copies.run(sources)
+    except (SelectionError, ValueError) as error:
+        module.fail_json(msg=str(error))
+    except (BotoCoreError, ClientError) as error:
+        module.fail_json_aws(error, msg="snapshot_copy_generations could not complete", **copies.result)
+
+    for warning in copies.warnings:
+        module.warn(warning)
+    changed = bool(result["copies_started"] or result["copies_deleted"] or result["sources_unshared"])
+    extra = {"diff": diff_of(copies.copies_before or [], result)} if module._diff else {}
+    exit_with_failures(module, "snapshot_copy_generations", "source_snapshot_id", dict(result, changed=changed, **extra))
+
+
+if __name__ == "__main__":
+    main()
