@@ -6,6 +6,11 @@
 
 import re
 
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
@@ -101,4 +106,9 @@ def tag_resource(ec2, resource_id, tags):
 
 
 def delete_snapshot(ec2, snapshot_id):
-    ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)
+    """Delete a snapshot; one already gone counts as done (a retry after a lost answer finds it so)."""
+    try:
+        ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "InvalidSnapshot.NotFound":
+            raise
