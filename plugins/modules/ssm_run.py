@@ -277,7 +277,7 @@ invocations:
     stdout_url:
       description: The S3 URL of the whole stdout, when I(output_s3_bucket) is set.
       type: str
-      sample: https://s3.eu-west-1.amazonaws.com/ops-command-output/4f2c1a9e-8e2b-4c6f-9a51-2d7e3b1c0f42/i-0123456789abcdef0/awsrunShellScript/0.awsrunShellScript/stdout
+      sample: https://s3.eu-west-1.amazonaws.com/out/4f2c1a9e-8e2b-4c6f-9a51-2d7e3b1c0f42/i-0123456789abcdef0/awsrunShellScript/0.awsrunShellScript/stdout
     stderr_url:
       description: The S3 URL of the whole stderr, when I(output_s3_bucket) is set and the command wrote to stderr.
       type: str
@@ -371,7 +371,7 @@ def argument_spec():
         timeout=dict(type="int"),
         execution_timeout=dict(type="int"),
         output_s3_bucket=dict(type="str"),
-        output_s3_key_prefix=dict(type="str"),
+        output_s3_key_prefix=dict(type="str", no_log=False),
         fetch_full_output=dict(type="bool", default=False),
         cloudwatch_output=dict(type="str"),
         service_role_arn=dict(type="str"),
