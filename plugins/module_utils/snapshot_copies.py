@@ -87,8 +87,8 @@ def caller_account(sts):
 
 def describe_copies(ec2, source_region):
     """The managed copies in the destination whose sources are in source_region."""
-    return ebs_snapshots.describe_snapshots(ec2, [{"Name": "tag:" + MANAGED_BY_KEY, "Values": [MANAGED_BY_VALUE]},
-                                    {"Name": "tag:" + SOURCE_REGION_KEY, "Values": [source_region]}])
+    filters = [{"Name": "tag:" + MANAGED_BY_KEY, "Values": [MANAGED_BY_VALUE]}, {"Name": "tag:" + SOURCE_REGION_KEY, "Values": [source_region]}]
+    return ebs_snapshots.describe_snapshots(ec2, filters)
 
 
 def shared_snapshot_ids(ec2, account_id):
@@ -182,7 +182,7 @@ class SnapshotCopies:
         self.failed_groups.add(self._group_of(source))
         self.result["failures"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "error": message})
 
-    def _skip(self, source, reason):
+    def skip(self, source, reason):
         self.result["sources_skipped"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "reason": reason})
 
     @staticmethod
@@ -200,10 +200,13 @@ class SnapshotCopies:
         return entry
 
     @staticmethod
-    def _groups(copies, extra=None):
+    def _group_key(copy):
+        return (copy["tags"].get(POLICY_KEY, ""), copy["source_volume"])
+
+    def _groups(self, copies, extra=None):
         groups = collections.defaultdict(list)
         for copy in copies:
-            groups[(copy["tags"].get(POLICY_KEY, ""), copy["source_volume"])].append(copy)
+            groups[self._group_key(copy)].append(copy)
         for key, items in (extra or {}).items():
             groups[key].extend(items)
         return groups
@@ -261,12 +264,12 @@ class SnapshotCopies:
         for source in sorted(sources, key=lambda s: (s["created_at"], s["snapshot_id"])):
             existing = sorted(by_source.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
             if existing:
-                self._skip(source, "already copied to %s (%s)" % (existing[0]["snapshot_id"], existing[0]["state"]))
+                self.skip(source, "already copied to %s (%s)" % (existing[0]["snapshot_id"], existing[0]["state"]))
                 continue
             group = groups[self._group_of(source)]
             reason = min_interval_reason(group, "snapshot_id", self.options.min_interval, source["created_at"])
             if reason:
-                self._skip(source, "min_interval: " + reason)
+                self.skip(source, "min_interval: " + reason)
                 continue
             problem = self._encryption_problem(source, managers)
             if problem:
@@ -319,8 +322,8 @@ class SnapshotCopies:
             latest = ebs_snapshots.describe_snapshots_by_id(self.ec2, sorted(in_flight))
             in_flight.difference_update(i for i in list(in_flight) if latest.get(i, {}).get("state", "pending") != "pending")
         for source in queue:
-            self._skip(source, "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
-                       % (len(in_flight), self.options.destination_region, self.options.max_in_flight, self.options.wait_timeout))
+            self.skip(source, "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
+                      % (len(in_flight), self.options.destination_region, self.options.max_in_flight, self.options.wait_timeout))
         return started
 
     # -- step 4: wait and unshare --------------------------------------------------------------
@@ -394,7 +397,7 @@ class SnapshotCopies:
             if outcome.ok:
                 self.result["copies_deleted"].append(self._entry(copy, reason=reason))
             else:
-                self.failed_groups.add((copy["tags"].get(POLICY_KEY, ""), copy["source_volume"]))
+                self.failed_groups.add(self._group_key(copy))
                 self.result["failures"].append({"source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume_id": copy["source_volume"],
                                                 "error": "DeleteSnapshot %s: %s" % (copy["snapshot_id"], _error_text(outcome.error))})
 
@@ -407,12 +410,11 @@ class SnapshotCopies:
         requests = self._requests(sources, copies)
         started = self._start(requests, set(pending_before), deadline)
         keys = sorted({self._group_of(s) for s in sources})
-        # Copies an earlier run left pending in these groups are waited for too: they become generations now.
-        earlier = {c["snapshot_id"]: dict(c, source={"snapshot_id": c["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume": c["source_volume"],
-                                                      "tags": c["tags"]})
-                   for c in copies if c["snapshot_id"] in pending_before and (c["tags"].get(POLICY_KEY, ""), c["source_volume"]) in keys}
-        if (started or earlier) and self.options.wait:
-            self._wait(dict(earlier, **started), deadline)
+        if self.options.wait:
+            # Copies an earlier run left pending in these groups are waited for too: they become generations now.
+            earlier = {c["snapshot_id"]: dict(c) for c in copies if c["snapshot_id"] in pending_before and self._group_key(c) in keys}
+            if started or earlier:
+                self._wait(dict(earlier, **started), deadline)
         self._check_outcomes(started)
         self.result["copies_started"] = [self._entry(c) for _id, c in sorted(started.items())]
         copies = self._copies()

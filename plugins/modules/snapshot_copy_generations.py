@@ -214,7 +214,8 @@ sources_skipped:
   returned: always
   type: list
   elements: dict
-  sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0", "reason": "already copied to snap-0f1e2d3c4b5a69788 (completed)"}]
+  sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "source_volume_id": "vol-0123456789abcdef0",
+            "reason": "already copied to snap-0f1e2d3c4b5a69788 (completed)"}]
 failures:
   description: Per-source failures; the task fails when this is not empty.
   returned: always
@@ -328,7 +329,7 @@ def main():
     try:
         sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
         for source, reason in not_copied:
-            copies.result["sources_skipped"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "reason": reason})
+            copies.skip(source, reason)
         if not sources:
             module.warn("no completed snapshot matches the selection in %s; nothing to copy" % options.source_region)
             module.exit_json(changed=False, **copies.result)

@@ -375,3 +375,26 @@ def test_cross_account_copies_a_source_whose_key_is_shared(run_task, sim, ec2, v
 
     copy = copies_of(client(sim, "ec2", DESTINATION, dr_credentials(sim)))[source]
     assert copy["State"] == "completed" and copy["KmsKeyId"] == dr_key
+
+
+# -- restore (docs/dr.md) ---------------------------------------------------------------------
+
+
+def test_a_copy_restored_as_an_ami_is_kept_and_volumes_restore_from_copies(run_task, ec2, west, volumes):
+    old = backup(ec2, volumes[0], 19)
+    settle(ec2, [old])
+    ok(copy_task(run_task, snapshot_ids=[old]))
+    old_copy = copies_of(west)[old]["SnapshotId"]
+    image_id = west.register_image(Name="db-1-restore", RootDeviceName="/dev/xvda", Architecture="x86_64", VirtualizationType="hvm",
+                                   BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": old_copy}}])["ImageId"]
+    restored = west.create_volume(SnapshotId=old_copy, AvailabilityZone="us-west-2a")
+    assert restored["SnapshotId"] == old_copy
+    new = backup(ec2, volumes[0], 20)
+    settle(ec2, [new])
+
+    result = ok(copy_task(run_task, snapshot_ids=[new], retention={"keep_last": 1}))
+
+    assert not result["copies_deleted"]
+    kept = {c["snapshot_id"]: c["reason"] for c in result["copies_retained"]}
+    assert image_id in kept[old_copy]
+    assert set(copies_of(west)) == {old, new}

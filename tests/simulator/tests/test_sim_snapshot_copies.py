@@ -138,3 +138,12 @@ def test_cross_account_copy_needs_the_source_key_shared(sim, aws, ec2):
               for name, snapshot_id in (("private", private), ("shared", shared), ("aws_managed", aws_managed))}
 
     assert states == {"private": "error", "shared": "completed", "aws_managed": "error"}
+
+
+def test_assumed_role_credentials_act_in_the_role_account_until_reset(sim):
+    dr_sts = assumed(sim, "sts")
+    assert dr_sts.get_caller_identity()["Account"] == DR_ACCOUNT
+
+    sim.reset()
+
+    assert dr_sts.get_caller_identity()["Account"] == "123456789012"
