@@ -53,8 +53,9 @@ options:
   policy:
     description:
       - The C(cloudops:policy) of the copies, which is also their generation group in the destination.
-      - Defaults to the source's own C(cloudops:policy) tag, or C(default) for a source without one.
+      - When not given, the source's own C(cloudops:policy) tag, or C(default) for a source without one.
     type: str
+    default: null
   min_interval:
     description:
       - Skip a source when its volume already has a copy (completed, or pending) whose backup time is less than this

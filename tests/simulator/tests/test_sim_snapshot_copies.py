@@ -46,7 +46,7 @@ def test_a_copy_is_pending_then_completed(sim, aws, source):
 def test_copies_in_flight_are_limited_per_destination_region(sim, aws, source):
     sim.configure(snapshot_completed_after=30, snapshot_copies={"in_flight_per_region": 2})
     west, central = aws("ec2", "us-west-2"), aws("ec2", "eu-central-1")
-    for _ in range(2):
+    for _attempt in range(2):
         west.copy_snapshot(SourceSnapshotId=source, SourceRegion="us-east-1")
 
     with pytest.raises(ClientError) as error:
@@ -125,8 +125,8 @@ def test_a_key_of_another_region_ends_the_copy_in_error(aws, ec2, source):
 
 def test_cross_account_copy_needs_the_source_key_shared(sim, aws, ec2):
     dr = assumed(sim, "ec2")
-    private, _ = encrypted_source(aws, ec2)
-    shared, _ = encrypted_source(aws, ec2, policy={"Version": "2012-10-17", "Statement": [
+    private, _key = encrypted_source(aws, ec2)
+    shared, _shared_key = encrypted_source(aws, ec2, policy={"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root", f"arn:aws:iam::{DR_ACCOUNT}:root"]},
          "Action": "kms:*", "Resource": "*"}]})
     volume = ec2.create_volume(Size=10, AvailabilityZone="us-east-1a", Encrypted=True)["VolumeId"]
