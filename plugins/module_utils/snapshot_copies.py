@@ -282,11 +282,21 @@ class SnapshotCopies:
     # -- step 3: the queue ---------------------------------------------------------------------
 
     def _start_one(self, source):
-        if self.options.destination_account:
-            set_shared(self.source_ec2, source["snapshot_id"], self.options.destination_account, True)
+        account = self.options.destination_account
+        if account:
+            set_shared(self.source_ec2, source["snapshot_id"], account, True)
         description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region)
-        return copy_snapshot(self.ec2, self.options.source_region, source["snapshot_id"], description, self._tags(source),
-                             self.options.encrypted, self.options.kms_key_id)
+        try:
+            return copy_snapshot(self.ec2, self.options.source_region, source["snapshot_id"], description, self._tags(source),
+                                 self.options.encrypted, self.options.kms_key_id)
+        except Exception:
+            # No copy, so no reason to share; a queued source is shared again when its turn comes.
+            if account:
+                try:
+                    set_shared(self.source_ec2, source["snapshot_id"], account, False)
+                except Exception as error:  # pylint: disable=broad-except
+                    self.warnings.append("could not stop sharing %s with account %s: %s" % (source["snapshot_id"], account, _error_text(error)))
+            raise
 
     def _start(self, requests, in_flight, deadline):
         """{copy_id: copy} started; sources still queued at the deadline are skipped, never failed."""

@@ -398,3 +398,25 @@ def test_a_copy_restored_as_an_ami_is_kept_and_volumes_restore_from_copies(run_t
     kept = {c["snapshot_id"]: c["reason"] for c in result["copies_retained"]}
     assert image_id in kept[old_copy]
     assert set(copies_of(west)) == {old, new}
+
+
+def test_a_copy_retried_after_a_lost_answer_leaves_one_copy(run_task, sim, ec2, west, volumes):
+    source = backup(ec2, volumes[0], 20)
+    settle(ec2, [source])
+    sim.add_fault(action="CopySnapshot", code="InternalError", count=1, after=True)
+
+    result = ok(copy_task(run_task, snapshot_ids=[source]))
+
+    assert [c["SnapshotId"] for c in copies(west)] == [c["snapshot_id"] for c in result["copies_started"]]
+    assert [d["reason"] for d in result["copies_deleted"]] == ["duplicate copy of %s (%s is kept)" % (source, result["copies_started"][0]["snapshot_id"])]
+
+
+def test_cross_account_source_is_unshared_when_its_copy_cannot_start(run_task, sim, ec2, volumes):
+    source = backup(ec2, volumes[0], 20)
+    settle(ec2, [source])
+    sim.add_fault(action="CopySnapshot", code="InvalidParameterValue", count=None)
+
+    result = copy_task(run_task, snapshot_ids=[source], destination_role_arn=DR_ROLE)
+
+    assert result["failed"] and "InvalidParameterValue" in result["failures"][0]["error"]
+    assert not ec2.describe_snapshot_attribute(SnapshotId=source, Attribute="createVolumePermission")["CreateVolumePermissions"]
