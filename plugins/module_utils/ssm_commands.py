@@ -31,6 +31,11 @@ def list_invocations(ssm, command_id):
                      MaxResults=INVOCATIONS_PER_PAGE)
 
 
+def cancel_invocations(ssm, command_id, instance_ids):
+    """Cancel a command's invocations on these instances, so a skipped instance does not run it later."""
+    ssm.cancel_command(aws_retry=True, CommandId=command_id, InstanceIds=list(instance_ids))
+
+
 def command_settled(ssm, command_id):
     """Whether the command reached a final status (ListCommands), for targets SSM resolves itself."""
     commands = ssm.list_commands(aws_retry=True, CommandId=command_id)["Commands"]

@@ -122,6 +122,20 @@ class RunCommand:
             self.sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
             round_number += 1
 
+    def cancel_skipped(self, invocations):
+        """Targets reach offline instances too: their invocations wait for the agent, which may come back
+        and run the command long after this task. Skipped means not run, so they are cancelled."""
+        skipped = {item["instance_id"] for item in self.result["instances_skipped"]}
+        waiting = {}
+        for summary in invocations:
+            if summary["instance_id"] in skipped and outcome_of(summary["status"], summary["status_details"]) == "running":
+                waiting.setdefault(summary["command_id"], []).append(summary["instance_id"])
+                summary["status"] = summary["status_details"] = "Cancelled"
+        for command_id, instance_ids in sorted(waiting.items()):
+            ssm_commands.cancel_invocations(self.ssm, command_id, instance_ids)
+            self.warnings.append("cancelled the command on skipped instance(s) %s, so they do not run it when their agent "
+                                 "comes back" % ", ".join(sorted(instance_ids)))
+
     # -- 4. output ---------------------------------------------------------------------------
 
     def _complete_output(self, summary):
@@ -158,6 +172,7 @@ class RunCommand:
         if not self.options["wait"]:
             return self.result
         invocations, pending = self.wait(selection.online)
+        self.cancel_skipped(invocations)
         self.complete_outputs(invocations)
         self._classify(sorted(invocations, key=lambda i: i["instance_id"]), pending)
         return self.result
@@ -167,7 +182,7 @@ class RunCommand:
         for summary in invocations:
             del summary["plugin_count"]
             outcome = outcome_of(summary["status"], summary["status_details"])
-            if outcome == "undelivered" or (outcome == "running" and summary["instance_id"] in skipped):
+            if outcome == "undelivered" or summary["instance_id"] in skipped:
                 self.result["undelivered"].append({
                     "instance_id": summary["instance_id"], "status": summary["status"], "status_details": summary["status_details"]})
             elif outcome == "failed":

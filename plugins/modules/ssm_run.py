@@ -146,6 +146,8 @@ options:
     description:
       - Skip selected instances that SSM does not manage or whose agent is offline, reporting them in RV(instances_skipped),
         instead of failing the task before anything is sent.
+      - With I(targets), SSM also targets offline instances; their invocations wait for the agent, so once the others are
+        done the module cancels them (CancelCommand), and the command does not run there later.
       - Also keeps delivery problems (RV(undelivered)) from failing the task.
     type: bool
     default: false
@@ -163,8 +165,8 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - IAM permissions needed are C(ssm:DescribeInstanceInformation), C(ssm:SendCommand), C(ssm:ListCommandInvocations),
-    C(ssm:GetCommandInvocation), C(ssm:ListCommands) (resource group targets only), C(ec2:DescribeInstances) (targets only), and
-    C(s3:GetObject) on I(output_s3_bucket) with I(fetch_full_output).
+    C(ssm:GetCommandInvocation), C(ssm:ListCommands) (resource group targets only), C(ec2:DescribeInstances) (targets only),
+    C(ssm:CancelCommand) (targets with I(skip_unmanaged)), and C(s3:GetObject) on I(output_s3_bucket) with I(fetch_full_output).
 """
 
 EXAMPLES = r"""
@@ -316,7 +318,9 @@ instances_skipped:
   elements: dict
   sample: [{"instance_id": "i-0fedcba9876543210", "reason": "SSM agent offline (PingStatus ConnectionLost)"}]
 undelivered:
-  description: Invocations SSM could not deliver (C(Undeliverable), C(DeliveryTimedOut)), apart from command failures.
+  description:
+    - Invocations SSM could not deliver (C(Undeliverable), C(DeliveryTimedOut)), apart from command failures, and those on
+      skipped offline instances that the module cancelled (I(targets) with I(skip_unmanaged)).
   returned: always
   type: list
   elements: dict

@@ -29,6 +29,12 @@ def by_instance(result):
 
 
 @pytest.fixture
+def ssm(sim):
+    return boto3.client("ssm", endpoint_url=sim.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
 def s3(sim):
     return boto3.client("s3", endpoint_url=sim.endpoint, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -246,3 +252,21 @@ def test_without_wait_the_command_ids_are_returned_at_once(run_task, sim):
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True and len(result["command_ids"]) == 1 and result["invocations"] == []
     assert not actions(sim, "ListCommandInvocations")
+
+
+def test_skipped_offline_instances_selected_by_tag_are_cancelled_not_left_waiting(run_task, sim, ssm):
+    web = sim.seed(fleet_of(3))["instances"]
+    offline = web["web-3"]
+    sim.ssm_mark([offline], offline=True)
+
+    started = time.monotonic()
+    result = ssm_run(run_task, targets=WEB, commands=["echo up"], skip_unmanaged=True, timeout=600)
+
+    assert time.monotonic() - started < 30
+    assert not result.get("failed"), result.get("msg")
+    assert [item["instance_id"] for item in result["instances_skipped"]] == [offline]
+    assert [item["instance_id"] for item in result["undelivered"]] == [offline]
+    assert result["status_counts"] == {"Success": 2, "Cancelled": 1}
+    listed = ssm.list_command_invocations(CommandId=result["command_ids"][0])["CommandInvocations"]
+    assert {i["InstanceId"]: i["Status"] for i in listed}[offline] == "Cancelled"
+    assert any("cancelled" in warning for warning in result["warnings"])
