@@ -23,6 +23,8 @@ description:
     registered AMI uses (after a restore). Pending copies do not count as generations.
   - A failure on one source does not stop the others. Its group is not pruned in that run, and the task fails at the
     end, listing every failure.
+  - The destination must be another Region, or another account (I(destination_role_arn)): copies in the sources' own
+    Region and account would mix with the generations C(cloudops.aws.snapshot_rotate) keeps there.
   - Supports check mode (returns the exact plan, changes nothing) and diff mode.
 author:
   - cloudops.aws maintainers (@cloudops)
@@ -269,6 +271,9 @@ def options_from_params(params, destination_region):
     """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
     if not destination_region:
         raise ValueError("region: the destination Region is required")
+    if destination_region == params["source_region"] and not params["destination_role_arn"]:
+        raise ValueError("region: the destination %s is source_region too; copies in the sources' own Region and account would be counted "
+                         "as generations by snapshot_rotate there, so give another region, or destination_role_arn" % destination_region)
     if params["kms_key_id"] and not params["encrypted"]:
         raise ValueError("kms_key_id: %r is given but encrypted is false; set encrypted: true (AWS requires it with a key)" % params["kms_key_id"])
     if not 1 <= params["max_copies_in_flight"] <= AWS_COPIES_IN_FLIGHT:

@@ -420,3 +420,9 @@ def test_cross_account_source_is_unshared_when_its_copy_cannot_start(run_task, s
 
     assert result["failed"] and "InvalidParameterValue" in result["failures"][0]["error"]
     assert not ec2.describe_snapshot_attribute(SnapshotId=source, Attribute="createVolumePermission")["CreateVolumePermissions"]
+
+
+def test_a_copy_into_the_source_region_and_account_is_refused_before_any_call(run_task, sim, volumes):
+    result = copy_task(run_task, region=SOURCE)
+
+    assert result["failed"] and result["msg"].startswith("region:") and not sim.calls()
