@@ -471,6 +471,18 @@ def send_command(account_id, region, request, document_exists):
 
 def _roll_out(command):
     """Start invocations as MaxConcurrency allows, stop starting them past MaxErrors."""
+    try:
+        _start_invocations(command)
+    finally:
+        # A simulator bug must end the invocations, not leave a client polling until its timeout.
+        with command.lock:
+            for invocation in command.invocations.values():
+                if invocation.status == "Pending":
+                    invocation.stderr = "simulator: the roll-out stopped unexpectedly"
+                    invocation.finish("Failed", "Failed", 1)
+
+
+def _start_invocations(command):
     limit = concurrency_limit(command.max_concurrency, command.target_count)
     allowed = errors_allowed(command.max_errors, command.target_count)
     slots = threading.Semaphore(limit)
