@@ -22,6 +22,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DESCRIPTION_MAX
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
@@ -106,7 +107,8 @@ class Rotation:
 
     def _description(self, instance):
         template = self.options.description or "cloudops.aws {policy} backup of {instance_id} ({instance_name})"
-        return template.format(policy=self.options.policy, instance_id=instance["instance_id"], instance_name=instance["name"] or "-")
+        # A long Name tag must not fail the backup: the description is only for people.
+        return template.format(policy=self.options.policy, instance_id=instance["instance_id"], instance_name=instance["name"] or "-")[:DESCRIPTION_MAX]
 
     def _create(self, requests):
         def create(request):

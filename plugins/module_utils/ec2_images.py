@@ -14,6 +14,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import CREATED_AT_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
@@ -64,8 +65,9 @@ def create_image(ec2, instance_id, name, description, no_reboot, tags):
 
     CreateImage has no client token. AMI names are unique per account and region, so when a
     retry follows a request whose answer was lost, AWS answers InvalidAMIName.Duplicate: the
-    image that holds the name is ours if it carries this instance's lineage, and is adopted
-    instead of being created twice.
+    image that holds the name is ours if it carries this instance's lineage and this run's
+    created-at, and is adopted instead of being created twice. An older image holding the name
+    is an earlier backup: adopting it would report a backup that was never made.
     """
     tag_list = ansible_dict_to_boto3_tag_list(tags)
     try:
@@ -84,7 +86,8 @@ def create_image(ec2, instance_id, name, description, no_reboot, tags):
         if error.response["Error"]["Code"] != "InvalidAMIName.Duplicate":
             raise
         existing = describe_image_by_name(ec2, name)
-        if existing and existing["managed"] and existing["instance_id"] == instance_id:
+        if (existing and existing["managed"] and existing["instance_id"] == instance_id
+                and existing["tags"].get(CREATED_AT_KEY) == tags.get(CREATED_AT_KEY)):
             return existing["image_id"]
         raise
 

@@ -26,6 +26,32 @@ def validate_name_template(template):
     if unknown:
         raise ValueError("name: unknown placeholder %s in %r; use %s" % (
             ", ".join("{%s}" % field for field in unknown), template, ", ".join("{%s}" % p for p in PLACEHOLDERS)))
+    # AMI names are unique per account and region: a name that does not change with time would
+    # make every later run collide with the first backup instead of making a new generation.
+    if not {"timestamp", "date"} & set(fields):
+        raise ValueError("name: template %r gives the same AMI name every run; include {timestamp} (or {date} for at most one backup a day)" % template)
+
+
+DESCRIPTION_PLACEHOLDERS = ("policy", "instance_id", "instance_name")
+# CreateImage refuses longer descriptions.
+DESCRIPTION_MAX = 255
+
+
+def validate_description_template(template):
+    """Raise ValueError naming a bad description template before anything is created."""
+    if template is None:
+        return
+    try:
+        fields = [field for _text, field, _spec, _conversion in string.Formatter().parse(template) if field is not None]
+    except ValueError as error:
+        raise ValueError("description: cannot parse template %r: %s" % (template, error)) from error
+    unknown = sorted(set(fields) - set(DESCRIPTION_PLACEHOLDERS))
+    if unknown:
+        raise ValueError("description: unknown placeholder %s in %r; use %s" % (
+            ", ".join("{%s}" % field for field in unknown), template, ", ".join("{%s}" % p for p in DESCRIPTION_PLACEHOLDERS)))
+    fixed = template.format(**{placeholder: "" for placeholder in DESCRIPTION_PLACEHOLDERS})
+    if len(fixed) > DESCRIPTION_MAX:
+        raise ValueError("description: template %r is %d characters without its placeholders; AWS allows %d" % (template, len(fixed), DESCRIPTION_MAX))
 
 
 def sanitize(text):

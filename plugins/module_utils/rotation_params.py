@@ -10,6 +10,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.retention import poli
 
 RETENTION_KEYS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
 MAX_CONCURRENCY_LIMIT = 100
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
 
 
 def rotation_argument_spec():
@@ -37,9 +39,17 @@ def rotation_params(params):
     policy = params["policy"].strip()
     if not policy:
         raise ValueError("policy: must not be empty")
+    # The policy is a tag value; AWS would refuse the create calls, one resource at a time.
+    if len(policy) > TAG_VALUE_MAX:
+        raise ValueError("policy: %r is %d characters; a tag value holds at most %d" % (policy, len(policy), TAG_VALUE_MAX))
     reserved = sorted(key for key in params["tags"] if str(key).startswith(RESERVED_PREFIX))
     if reserved:
         raise ValueError("tags: keys starting with %r are reserved for the collection's own tags: %s" % (RESERVED_PREFIX, ", ".join(reserved)))
+    for key, value in params["tags"].items():
+        if not 1 <= len(str(key)) <= TAG_KEY_MAX:
+            raise ValueError("tags: key %r is %d characters; AWS allows 1 to %d" % (key, len(str(key)), TAG_KEY_MAX))
+        if len(str(value)) > TAG_VALUE_MAX:
+            raise ValueError("tags: value of %r is %d characters; AWS allows at most %d" % (key, len(str(value)), TAG_VALUE_MAX))
     if params["wait_timeout"] < 0:
         raise ValueError("wait_timeout: must be 0 or more seconds, got %d" % params["wait_timeout"])
     try:

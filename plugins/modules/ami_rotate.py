@@ -220,6 +220,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import R
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
+from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_description_template
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
@@ -239,9 +240,19 @@ def argument_spec():
     return spec
 
 
+def validate_filters(filters):
+    """DescribeInstances takes a string or a list of strings per filter name."""
+    for name, value in (filters or {}).items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in values):
+            raise ValueError("filters: the value of %r must be a string or a list of strings, got %r" % (name, value))
+
+
 def options_from_params(params):
     """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
     validate_name_template(params["name"])
+    validate_description_template(params["description"])
+    validate_filters(params["filters"])
     return RotationOptions(
         name_template=params["name"],
         description=params["description"],
@@ -280,6 +291,13 @@ def main():
 
     try:
         instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
+    except SelectionError as error:
+        module.fail_json(msg=str(error))
+    except (BotoCoreError, ClientError) as error:
+        # AWS names the bad filter; say which option it came from.
+        selection = ("instance_ids", module.params["instance_ids"]) if module.params["instance_ids"] else ("filters", module.params["filters"])
+        module.fail_json_aws(error, msg="%s: DescribeInstances refused %r" % selection)
+    try:
         if gone:
             module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
         if not instances:
