@@ -1,0 +1,409 @@
+"""The ami_rotate fault campaign: scenarios, the invariants checked after each, and the table.
+
+Every scenario starts from a fresh simulated account holding a small fleet, two earlier
+generations per instance (made as ami_rotate makes them, tags and all) and hand-made
+resources that must never be touched. It then runs cloudops.aws.ami_rotate through
+ansible-playbook one or more times under faults, runs it once more with no fault (the
+repair run an operator's next schedule would be), and checks the AWS state:
+
+- kept:       every image the policy keeps is there: the keep_last newest available
+              generations ever seen for each instance (so also the newest one);
+- duplicates: AMI names are unique, and an instance has at most one image per run time;
+- unmanaged:  every hand-made image and snapshot still exists;
+- orphans:    no managed snapshot of the policy is left without a registered image;
+- converged:  each instance holds exactly keep_last available generations, nothing pending
+              or failed.
+
+Used by test_fault_campaign.py (short, fixed seed) and soak.py (many randomised rounds).
+"""
+
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import yaml
+
+from conftest import TaskRunner
+from conftest import ansible_env
+
+POLICY = "campaign"
+KEEP_LAST = 2
+MODULE = "cloudops.aws.ami_rotate"
+FLEET = {
+    "region": "us-east-1",
+    "instances": [
+        {"name": "app", "count": 3, "tags": {"Backup": "campaign"}, "volumes": [{"device": "/dev/xvda", "size": 8}]},
+        {"name": "db", "tags": {"Backup": "campaign"}, "volumes": [{"device": "/dev/xvda", "size": 8}, {"device": "/dev/sdf", "size": 50}]},
+        {"name": "batch", "state": "stopped", "tags": {"Backup": "campaign"}, "volumes": [{"device": "/dev/xvda", "size": 8}]},
+    ],
+}
+MANAGED = {"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}
+POLICY_FILTER = {"Name": "tag:cloudops:policy", "Values": [POLICY]}
+INVARIANTS = ("kept", "duplicates", "unmanaged", "orphans", "converged")
+
+
+def task_args(**extra):
+    args = {"filters": {"tag:Backup": "campaign"}, "policy": POLICY, "retention": {"keep_last": KEEP_LAST}}
+    args.update(extra)
+    return args
+
+
+def tags_of(resource):
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
+
+
+def ec2_client(sim):
+    return boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class World:
+    """One scenario's account: the fleet, what must survive, and every managed image seen."""
+
+    def __init__(self, sim, rng, faulty_runs=1):
+        self.sim = sim
+        self.faulty_runs = faulty_runs
+        self.rng = rng
+        self.ec2 = ec2_client(sim)
+        self.run_task = TaskRunner(sim)
+        self.instances = {}
+        self.unmanaged_images = set()
+        self.unmanaged_snapshots = set()
+        self.seen = {}  # image id -> (instance id, created-at tag, state when last seen available or not)
+        self.runs = 0
+        self.failed_runs = 0
+        self.kills = 0
+        self.images_failed = 0
+        self.left_pending = 0
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def seed(self):
+        sim = self.sim
+        sim.reset()
+        sim.configure(ami_available_after=0, snapshot_completed_after=0)
+        seeded = sim.seed(FLEET)
+        self.instances = seeded["instances"]
+        self.unmanaged_images.update(seeded["images"].values())
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        # Two earlier generations, tagged as ami_rotate tags them (tag-on-create, lineage, time).
+        for days_ago in (2, 1):
+            moment = now - datetime.timedelta(days=days_ago)
+            for name, instance_id in sorted(self.instances.items()):
+                tags = {"cloudops:managed-by": "cloudops.aws", "cloudops:policy": POLICY,
+                        "cloudops:source-instance": instance_id, "cloudops:created-at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                tag_list = [{"Key": key, "Value": value} for key, value in tags.items()]
+                self.ec2.create_image(InstanceId=instance_id, Name="%s-%s-%s-%s" % (name, instance_id, POLICY, moment.strftime("%Y%m%dT%H%M%SZ")),
+                                      NoReboot=True, TagSpecifications=[{"ResourceType": "image", "Tags": tag_list},
+                                                                        {"ResourceType": "snapshot", "Tags": tag_list}])
+        # Hand-made resources that look like backups of the same instances: never to be deleted.
+        first = self.instances["app-1"]
+        lookalike = [{"Key": "cloudops:policy", "Value": POLICY}, {"Key": "cloudops:source-instance", "Value": first}]
+        self.unmanaged_images.add(self.ec2.create_image(InstanceId=first, Name="hand-made-app-1", NoReboot=True)["ImageId"])
+        self.unmanaged_images.add(self.ec2.create_image(InstanceId=first, Name="lookalike-app-1", NoReboot=True, TagSpecifications=[
+            {"ResourceType": "image", "Tags": lookalike}, {"ResourceType": "snapshot", "Tags": lookalike}])["ImageId"])
+        volume = self.ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [first]}])["Volumes"][0]["VolumeId"]
+        self.unmanaged_snapshots.add(self.ec2.create_snapshot(VolumeId=volume, Description="hand-made")["SnapshotId"])
+        self.unmanaged_snapshots.add(self.ec2.create_snapshot(VolumeId=volume, Description="lookalike", TagSpecifications=[
+            {"ResourceType": "snapshot", "Tags": lookalike}])["SnapshotId"])
+        for image in self.ec2.describe_images(Owners=["self"], ImageIds=sorted(self.unmanaged_images))["Images"]:
+            self.unmanaged_snapshots.update(m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if "Ebs" in m)
+        self.observe()
+        sim.clear_log()
+        sim.clear_faults()
+
+    # -- what AWS holds --------------------------------------------------------------------
+
+    def managed_images(self):
+        return self.ec2.describe_images(Owners=["self"], Filters=[MANAGED, POLICY_FILTER])["Images"]
+
+    def observe(self):
+        """Remember every managed image and whether it was ever available (a generation)."""
+        for image in self.managed_images():
+            tags = tags_of(image)
+            known = self.seen.get(image["ImageId"])
+            available = image["State"] == "available" or bool(known and known[2])
+            self.seen[image["ImageId"]] = (tags.get("cloudops:source-instance"), tags.get("cloudops:created-at"), available)
+
+    def wait_settled(self, timeout=30):
+        """Until no managed image is pending: a repair run prunes what it finds settled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(image["State"] == "pending" for image in self.managed_images()):
+                return
+            time.sleep(0.5)
+
+    # -- running the module ----------------------------------------------------------------
+
+    def run(self, **extra):
+        self.runs += 1
+        result = self.run_task(MODULE, task_args(**extra), timeout=600)
+        if result.get("failed"):
+            self.failed_runs += 1
+        self.observe()
+        return result
+
+    def start(self, **extra):
+        """ansible-playbook in its own process group, for scenarios that kill it or act while it runs."""
+        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [{MODULE: task_args(**extra)}]}]
+        handle, path = tempfile.mkstemp(suffix=".yml", prefix="campaign-")
+        with os.fdopen(handle, "w") as stream:
+            yaml.safe_dump(play, stream)
+        self.runs += 1
+        process = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", path],
+                                   env=ansible_env(self.sim), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True, start_new_session=True)
+        process.playbook_path = path
+        return process
+
+    def finish(self, process, timeout=300):
+        stdout, _stderr = process.communicate(timeout=timeout)
+        os.unlink(process.playbook_path)
+        try:
+            result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            result = {"failed": True, "msg": "no task result"}
+        if result.get("failed"):
+            self.failed_runs += 1
+        self.observe()
+        return result
+
+    def kill(self, process):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        os.unlink(process.playbook_path)
+        self.kills += 1
+        self.observe()
+
+    def wait_for_calls(self, action, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len([c for c in self.sim.calls(action=action) if c["status"] == 200]) >= count:
+                return True
+            time.sleep(0.1)
+        return False
+
+    # -- after the scenario ----------------------------------------------------------------
+
+    def calm(self):
+        self.sim.clear_faults()
+        self.sim.configure(latency={"default": 0.0, "actions": {a: None for a in self.sim.config()["latency"]["actions"]}},
+                           throttling={"enabled": False}, ami_available_after=0, snapshot_completed_after=0)
+
+    def faults_injected(self):
+        fired = sum(rule["fired"] for rule in self.sim.faults())
+        injected_throttles = sum(rule["fired"] for rule in self.sim.faults() if rule["code"] == "RequestLimitExceeded")
+        throttled = len([c for c in self.sim.calls() if c["error_code"] == "RequestLimitExceeded"]) - injected_throttles
+        return fired + throttled + self.kills + self.images_failed + self.left_pending
+
+    def violations(self):
+        """{invariant: [what is wrong]} on the AWS state now."""
+        found = {name: [] for name in INVARIANTS}
+        images = self.ec2.describe_images(Owners=["self"])["Images"]
+        by_id = {image["ImageId"]: image for image in images}
+        managed = [image for image in images if tags_of(image).get("cloudops:managed-by") == "cloudops.aws"
+                   and tags_of(image).get("cloudops:policy") == POLICY]
+
+        for instance_id in sorted(self.instances.values()):
+            generations = sorted(((created, image_id) for image_id, (owner, created, available) in self.seen.items()
+                                  if owner == instance_id and available), key=lambda g: (g[0], _reverse(g[1])), reverse=True)
+            for created, image_id in generations[:KEEP_LAST]:
+                if by_id.get(image_id, {}).get("State") != "available":
+                    found["kept"].append("%s (%s, %s) of %s is gone" % (image_id, created, by_id.get(image_id, {}).get("State", "deregistered"), instance_id))
+            own = [image for image in managed if tags_of(image).get("cloudops:source-instance") == instance_id]
+            states = sorted(image["State"] for image in own)
+            if states != ["available"] * KEEP_LAST:
+                found["converged"].append("%s holds %s" % (instance_id, states))
+
+        names = [image["Name"] for image in images]
+        found["duplicates"] += ["name %s used %d times" % (name, names.count(name)) for name in sorted(set(names)) if names.count(name) > 1]
+        runs = {}
+        for image in managed:
+            tags = tags_of(image)
+            runs.setdefault((tags.get("cloudops:source-instance"), tags.get("cloudops:created-at")), []).append(image["ImageId"])
+        found["duplicates"] += ["%s at %s: %s" % (key[0], key[1], ", ".join(ids)) for key, ids in sorted(runs.items()) if len(ids) > 1]
+
+        found["unmanaged"] += ["image %s deleted" % i for i in sorted(self.unmanaged_images - set(by_id))]
+        snapshots = self.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+        snapshot_ids = {s["SnapshotId"] for s in snapshots}
+        found["unmanaged"] += ["snapshot %s deleted" % s for s in sorted(self.unmanaged_snapshots - snapshot_ids)]
+
+        backing = {m["Ebs"]["SnapshotId"] for image in images for m in image.get("BlockDeviceMappings", []) if "Ebs" in m}
+        for snapshot in snapshots:
+            tags = tags_of(snapshot)
+            if tags.get("cloudops:managed-by") == "cloudops.aws" and tags.get("cloudops:policy") == POLICY and snapshot["SnapshotId"] not in backing:
+                found["orphans"].append("%s (%s) has no image" % (snapshot["SnapshotId"], snapshot.get("Description", "")))
+        return found
+
+
+def _reverse(text):
+    # Same-second generations are ordered by id ascending, newest first (retention._newest_first).
+    return tuple(-ord(c) for c in text)
+
+
+# -- the scenarios -----------------------------------------------------------------------------
+# Each takes the World and its random generator, injects its faults and runs the module one or
+# more times. The calm repair run and the checks come after, in run_scenario().
+
+
+def throttling_storm(world):
+    sim = world.sim
+    # AWS's buckets, shrunk so a handful of instances drains them, plus random throttles on top.
+    sim.configure(throttling={"enabled": True, "buckets": {"mutating": {"size": 3, "refill_per_second": 2},
+                                                            "non_mutating": {"size": 6, "refill_per_second": 3},
+                                                            "DeregisterImage": {"size": 2, "refill_per_second": 2},
+                                                            "DeleteSnapshot": {"size": 2, "refill_per_second": 2}}})
+    sim.add_fault(action="*", code="RequestLimitExceeded", probability=world.rng.uniform(0.1, 0.3), count=None)
+    for _run in range(world.faulty_runs):
+        world.run()
+
+
+def server_errors(world):
+    sim = world.sim
+    sim.add_fault(action="*", code="InternalError", probability=world.rng.uniform(0.1, 0.2), count=None)
+    sim.add_fault(action="*", code="Unavailable", probability=world.rng.uniform(0.05, 0.15), count=None)
+    for _run in range(world.faulty_runs):
+        world.run()
+
+
+def lost_responses(action):
+    def scenario(world):
+        code = world.rng.choice(["InternalError", "Unavailable"])
+        world.sim.add_fault(action=action, code=code, after=True, count=world.rng.randint(1, 3))
+        world.run()
+    scenario.__name__ = "lost_%s" % action
+    scenario.runs_succeed = True
+    return scenario
+
+
+def one_instance_failing(world):
+    victim = world.rng.choice(sorted(world.instances.values()))
+    world.sim.add_fault(action="CreateImage", code=world.rng.choice(["IncorrectInstanceState", "InternalError"]), match=victim, count=None)
+    world.run()
+
+
+def image_ends_failed(world):
+    """One of the new images ends `failed` while the run waits for it."""
+    world.sim.configure(ami_available_after=3)
+    process = world.start()
+    before = set(world.seen)
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        pending = [i["ImageId"] for i in world.managed_images() if i["State"] == "pending" and i["ImageId"] not in before]
+        if pending:
+            victim = world.rng.choice(sorted(pending))
+            world.sim.fail_images(image_id=victim)
+            world.images_failed += 1
+        else:
+            time.sleep(0.1)
+    world.finish(process)
+
+
+def pending_past_wait_timeout(world):
+    world.sim.configure(ami_available_after=5)
+    world.run(wait_timeout=1)
+    world.left_pending += len([i for i in world.managed_images() if i["State"] == "pending"])
+    world.wait_settled()
+
+
+def killed_between_create_and_prune(world):
+    # The reference lookup comes after the images are created and before anything is deleted.
+    world.sim.configure(latency={"actions": {"DescribeLaunchTemplateVersions": 3}})
+    process = world.start()
+    world.wait_for_calls("CreateImage", count=len(world.instances))
+    time.sleep(world.rng.uniform(0.2, 1.5))
+    world.kill(process)
+    time.sleep(3)  # the stalled call still completes at AWS: let it land before the repair run
+
+
+def killed_mid_delete(action):
+    def scenario(world):
+        # One call at a time, each slow: the kill lands after some deletes and before others.
+        world.sim.configure(latency={"actions": {action: 1}})
+        process = world.start(max_concurrency=1)
+        world.wait_for_calls(action, count=world.rng.randint(1, 3))
+        world.kill(process)
+        time.sleep(1.2)
+    scenario.__name__ = "killed_mid_%s" % action
+    return scenario
+
+
+def killed_at_random(world):
+    # Every call slowed a little so the run is long enough to be cut anywhere.
+    world.sim.configure(latency={"default": 0.1})
+    process = world.start()
+    time.sleep(world.rng.uniform(0.5, 3.0))
+    if process.poll() is None:
+        world.kill(process)
+    else:
+        world.finish(process)
+    time.sleep(0.2)
+
+
+# Retries absorb these faults: the runs under them must succeed, not only be repaired afterwards.
+throttling_storm.runs_succeed = True
+server_errors.runs_succeed = True
+
+SCENARIOS = [
+    throttling_storm,
+    server_errors,
+    lost_responses("CreateImage"),
+    lost_responses("DeregisterImage"),
+    lost_responses("DeleteSnapshot"),
+    one_instance_failing,
+    image_ends_failed,
+    pending_past_wait_timeout,
+    killed_between_create_and_prune,
+    killed_mid_delete("DeregisterImage"),
+    killed_mid_delete("DeleteSnapshot"),
+    killed_at_random,
+]
+
+
+def run_scenario(sim, scenario, rng, faulty_runs=1):
+    """One row of the table: the scenario under faults, a calm repair run, the invariants."""
+    world = World(sim, rng, faulty_runs)
+    world.seed()
+    scenario(world)
+    faults = world.faults_injected()
+    world.calm()
+    world.wait_settled()
+    world.observe()
+    repair = world.run()
+    violations = world.violations()
+    return {
+        "scenario": scenario.__name__,
+        "runs_succeed": getattr(scenario, "runs_succeed", False),
+        "faults": faults,
+        "runs": world.runs,
+        "failed_runs": world.failed_runs,
+        "kills": world.kills,
+        "repair_failed": bool(repair.get("failed")),
+        "repair_msg": repair.get("msg", ""),
+        "violations": violations,
+    }
+
+
+def format_table(rows):
+    header = ["scenario", "faults injected", "runs", "failed runs", "killed", "invariant violations"]
+    lines = [header] + [[row["scenario"], str(row["faults"]), str(row["runs"]), str(row["failed_runs"]), str(row["kills"]),
+                         str(sum(len(v) for v in row["violations"].values()))] for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) for line in lines]
+    for row in rows:
+        for name, problems in row["violations"].items():
+            text += ["  %s: %s: %s" % (row["scenario"], name, problem) for problem in problems]
+    return "\n".join(text)
+
+
+def new_rng(seed=None):
+    return random.Random(seed)
