@@ -7,7 +7,8 @@
   (a number, or a percentage of the targets, at least 1), and end `Success` or `Failed` with
   the script's real exit code. MaxErrors (a number, or a percentage of the targets, rounded
   down) is the number of errors tolerated: once one more invocation has failed or timed out,
-  invocations not yet started end `Terminated` (Status `Cancelled`); running ones finish.
+  invocations not yet sent end `Terminated` (Status `Cancelled`); running ones finish. The
+  first MaxConcurrency invocations are sent at once, whatever their outcome.
 - AWS-RunShellScript runs its `commands` with bash in a sandbox directory of the instance
   (the same directory for every command sent to that instance until the simulator is reset),
   honouring `workingDirectory` (inside the sandbox) and `executionTimeout`: past it the
@@ -487,13 +488,15 @@ def _start_invocations(command):
     allowed = errors_allowed(command.max_errors, command.target_count)
     slots = threading.Semaphore(limit)
     workers = []
-    for invocation in list(command.invocations.values()):
+    for index, invocation in enumerate(list(command.invocations.values())):
         slots.acquire()
         with command.lock:
             if invocation.status in TERMINAL:
                 slots.release()
                 continue
-            if command.error_count > allowed:
+            # The first MaxConcurrency targets are sent the command at once; the error count
+            # decides only whether more are sent as slots free up.
+            if index >= limit and command.error_count > allowed:
                 invocation.finish("Cancelled", "Terminated")
                 slots.release()
                 continue

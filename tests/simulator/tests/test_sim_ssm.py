@@ -157,6 +157,14 @@ def test_max_errors_terminates_the_invocations_not_started(ssm, fleet):
     assert (command["Status"], command["ErrorCount"], command["CompletedCount"]) == ("Failed", 2, 4)
 
 
+def test_the_first_max_concurrency_targets_are_all_sent_the_command(ssm, fleet):
+    ids = [fleet["web-%d" % n] for n in range(1, 5)]
+    command_id = run(ssm, ids, lines=['[ "$AWS_SSM_INSTANCE_ID" = %s ] && exit 1; sleep 0.2' % ids[0]], MaxConcurrency="3")
+    settled = settle(ssm, command_id)
+    # MaxErrors defaults to 0: the first wave of three runs, the fourth is never sent.
+    assert [settled[i]["StatusDetails"] for i in ids] == ["Failed", "Success", "Success", "Terminated"]
+
+
 def test_execution_timeout_kills_the_script_and_ends_timed_out(ssm, fleet):
     started = time.monotonic()
     command_id = run(ssm, [fleet["web-1"]], lines=["echo before", "sleep 30"], parameters={"executionTimeout": ["1"]})
