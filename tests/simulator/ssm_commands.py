@@ -30,6 +30,7 @@
 import datetime
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,7 @@ SHELL_PARAMETERS = ("commands", "workingDirectory", "executionTimeout")
 PLUGIN = "aws:runShellScript"
 S3_PLUGIN_DIR = "awsrunShellScript/0.awsrunShellScript"
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+SANDBOX_PREFIX = "simulator-ssm-"
 COUNTED_ERRORS = ("Failed", "ExecutionTimedOut")
 
 
@@ -302,8 +304,9 @@ class Engine:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.root = tempfile.mkdtemp(prefix="simulator-ssm-")
         self.generation = itertools.count()
+        _remove_stale_sandboxes()
+        self.root = self._new_root()
         self.commands = {}
         self.settings = {}
         self.reset()
@@ -315,10 +318,14 @@ class Engine:
         for command in commands:
             cancel(command)
         # A fresh directory: scripts still being killed keep writing to the old one.
-        old, self.root = self.root, os.path.join(tempfile.gettempdir(), "simulator-ssm-%d-%d" % (os.getpid(), next(self.generation)))
-        os.makedirs(self.root, exist_ok=True)
+        old, self.root = self.root, self._new_root()
         shutil.rmtree(old, ignore_errors=True)
         ssm_instances.MARKS.reset()
+
+    def _new_root(self):
+        path = os.path.join(tempfile.gettempdir(), "%s%d-%d" % (SANDBOX_PREFIX, os.getpid(), next(self.generation)))
+        os.makedirs(path, exist_ok=True)
+        return path
 
     def configure(self, **settings):
         unknown = set(settings) - set(self.settings)
@@ -349,6 +356,21 @@ class Engine:
     def all(self):
         with self.lock:
             return sorted(self.commands.values(), key=lambda c: c.requested)
+
+
+def _remove_stale_sandboxes():
+    """Sandboxes of simulators that are gone: a terminated simulator cannot clean up after itself."""
+    parent = tempfile.gettempdir()
+    for name in os.listdir(parent):
+        match = re.match(r"^%s(\d+)-\d+$" % re.escape(SANDBOX_PREFIX), name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 ENGINE = Engine()
