@@ -186,7 +186,7 @@ EXAMPLES = r"""
   cloudops.aws.ssm_run:
     instance_ids: "{{ db_instance_ids }}"
     commands:
-      - set -euo pipefail
+      - set -eu
       - pg_dump --format=custom --file=/backup/nightly.dump appdb
       - sync
     max_concurrency: "1"

@@ -204,6 +204,16 @@ def test_offline_instance_is_delayed_then_delivery_timed_out(ssm, fleet, sim):
     assert command["DeliveryTimedOutCount"] == 1 and command["ErrorCount"] == 0
 
 
+def test_an_instance_no_longer_managed_when_its_turn_comes_is_undeliverable(ssm, fleet, sim):
+    first, second = fleet["web-1"], fleet["web-2"]
+    command_id = run(ssm, [first, second], lines=["sleep 0.5"], MaxConcurrency="1")
+    sim.ssm_mark([second], unmanaged=True)
+    settled = settle(ssm, command_id)
+    assert settled[first]["Status"] == "Success"
+    assert (settled[second]["Status"], settled[second]["StatusDetails"]) == ("Failed", "Undeliverable")
+    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["ErrorCount"] == 0
+
+
 def test_send_command_refuses_what_aws_refuses(ssm, fleet, sim):
     sim.ssm_mark([fleet["web-3"]], unmanaged=True)
     assert error_code(lambda: run(ssm, [fleet["web-1"], fleet["web-3"]])) == "InvalidInstanceId"
