@@ -252,14 +252,14 @@ class SnapshotCopies:
                 managers[key_id] = error
         return managers
 
-    def _requests(self, sources, copies, check_encryption=True):
+    def _requests(self, sources, copies):
         """The sources to copy now, oldest first; the others are skipped or failed with the reason."""
         by_source = collections.defaultdict(list)
         for copy in copies:
             if copy["state"] in LIVE_STATES:
                 by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
         groups = self._groups(copies)
-        managers = self._key_managers(sources) if check_encryption else {}
+        managers = self._key_managers(sources)
         requests = []
         for source in sorted(sources, key=lambda s: (s["created_at"], s["snapshot_id"])):
             existing = sorted(by_source.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
@@ -433,7 +433,7 @@ class SnapshotCopies:
         if self.options.destination_account:
             self._unshare(copies)
         groups = self._groups(copies)
-        twins = self._twins(groups, started)
+        twins = [(c, reason) for c, reason in self._twins(groups, started) if self._group_key(c) not in self.failed_groups]
         twin_ids = {c["snapshot_id"] for c, _reason in twins}
         groups = {key: [c for c in group if c["snapshot_id"] not in twin_ids] for key, group in groups.items()}
         self._delete(twins + self._plan(groups, keys))
