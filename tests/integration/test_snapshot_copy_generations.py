@@ -426,3 +426,30 @@ def test_a_copy_into_the_source_region_and_account_is_refused_before_any_call(ru
     result = copy_task(run_task, region=SOURCE)
 
     assert result["failed"] and result["msg"].startswith("region:") and not sim.calls()
+
+
+def test_cross_account_rerun_changes_nothing(run_task, sim, ec2, volumes):
+    sources = [backup(ec2, volume, 20) for volume in volumes]
+    settle(ec2, sources)
+    ok(copy_task(run_task, destination_role_arn=DR_ROLE))
+    sim.clear_log()
+
+    again = ok(copy_task(run_task, destination_role_arn=DR_ROLE))
+
+    assert not again["changed"] and not mutating_calls(sim)
+    assert len(copies(client(sim, "ec2", DESTINATION, dr_credentials(sim)))) == len(sources)
+
+
+def test_diff_mode_lists_copies_before_and_after(run_task, ec2, volumes):
+    old = backup(ec2, volumes[0], 19)
+    settle(ec2, [old])
+    first = ok(copy_task(run_task, snapshot_ids=[old]))
+    new = backup(ec2, volumes[0], 20)
+    settle(ec2, [new])
+
+    result = ok(run_task("cloudops.aws.snapshot_copy_generations", {"source_region": SOURCE, "region": DESTINATION, "snapshot_ids": [new],
+                                                                    "retention": {"keep_last": 1}}, diff=True))
+
+    old_copy = first["copies_started"][0]["snapshot_id"]
+    new_copy = result["copies_started"][0]["snapshot_id"]
+    assert result["diff"] == {"before": {"copies": ["%s %s" % (old_copy, old)]}, "after": {"copies": ["%s %s" % (new_copy, new)]}}
