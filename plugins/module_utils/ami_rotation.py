@@ -8,7 +8,8 @@ The sequence, and why it is in this order:
 1. describe the policy's managed images once, to honour min_interval;
 2. create the new images (bounded pool) and wait for them with one poll for all;
 3. describe again: the pruning plan is made from what AWS holds now, not from what this run
-   believes, so a concurrent or crashed run's images are counted too;
+   believes, so a concurrent or crashed run's images are counted too; with min_interval,
+   backups that an overlapping run made of the same instance are settled to one;
 4. plan each group with the pure retention planner, protect images still in use;
 5. deregister, then delete the snapshots no other image uses, including those left behind by
    an earlier run that stopped between deregistering and deleting.
@@ -66,6 +67,8 @@ class Rotation:
         }
         self.warnings = []
         self.failed_instances = set()
+        # Instances whose overlap with another run is not settled yet: not pruned in this run.
+        self.unpruned = set()
         # The policy's images as the run found them, for diff mode.
         self.images_before = None
 
@@ -141,7 +144,7 @@ class Rotation:
 
     def _plans(self, groups, instance_ids, extra_generations=None):
         """{instance_id: Plan} for the selected instances that did not fail, with protection applied."""
-        selected = {i: groups.get(i, []) for i in instance_ids if i not in self.failed_instances}
+        selected = {i: groups.get(i, []) for i in instance_ids if i not in self.failed_instances and i not in self.unpruned}
         return plan_groups(selected, "image_id", self.options.retention, self._find_references if self.options.protect_in_use else None, extra_generations)
 
     def _find_references(self, image_ids):
@@ -162,6 +165,51 @@ class Rotation:
                 if generation.id in images:
                     to_delete.append((images[generation.id], instance_plan.reasons[generation.id]))
         return to_delete
+
+    # -- step 3b: overlapping runs ------------------------------------------------------------
+
+    def _settle_overlaps(self, groups, created):
+        """(groups to plan, own images to deregister) once backups of overlapping runs are settled.
+
+        Two runs of one policy that start together (two AWX jobs) both read the groups before
+        either has created anything, so min_interval cannot stop the second backup, and the two
+        extra generations would push a kept generation out. With min_interval set, backups of one
+        instance made less than min_interval apart are one backup too many: the oldest (then the
+        lowest id) is the one kept, by the same rule in every run. A run only ever deregisters its
+        own duplicate, and only once the kept backup is available; it neither counts nor deletes
+        another run's duplicate (that run deregisters it). If the kept backup is still pending,
+        the instance is not pruned in this run. Without min_interval every run is a generation.
+        """
+        window = self.options.min_interval
+        if not window or not created:
+            return groups, []
+        planned = dict(groups)
+        own_duplicates = []
+        for image_id, image in sorted(created.items()):
+            instance_id = image["instance_id"]
+            group = groups.get(instance_id, [])
+            ours = next((item for item in group if item["image_id"] == image_id), None)
+            if ours is None or instance_id in self.failed_instances:
+                continue
+            overlapping = [item for item in group if item["image_id"] != image_id and item["managed"]
+                           and item["state"] in ("available", "pending") and abs(item["created_at"] - ours["created_at"]) < window]
+            if not overlapping:
+                continue
+            kept = min(overlapping + [ours], key=lambda item: (item["created_at"], item["image_id"]))
+            if kept is not ours and (kept["state"] != "available" or ours["state"] != "available"):
+                self.unpruned.add(instance_id)
+                self.warnings.append("%s: %s of an overlapping run is %s; %s is not pruned in this run" % (
+                    instance_id, kept["image_id"], kept["state"], instance_id))
+                continue
+            others = {item["image_id"] for item in overlapping + [ours] if item is not kept}
+            planned[instance_id] = [item for item in group if item["image_id"] not in others]
+            for item in overlapping:
+                if item is not kept:
+                    self.result["images_retained"].append(self._image_entry(item, state=item["state"], reason=(
+                        "made by an overlapping run less than min_interval after %s; that run deregisters it" % kept["image_id"])))
+            if kept is not ours:
+                own_duplicates.append((ours, "duplicate: an overlapping run made %s less than min_interval before it" % kept["image_id"]))
+        return planned, own_duplicates
 
     # -- step 5: delete ------------------------------------------------------------------------
 
@@ -242,9 +290,11 @@ class Rotation:
             self._wait(created)
         self.result["images_created"] = [self._image_entry(image, state=image["state"]) for _id, image in sorted(created.items())]
         groups = self._groups()
-        plans, references = self._plans(groups, instance_ids)
-        to_delete = self._record_plans(groups, plans, references)
+        planned, own_duplicates = self._settle_overlaps(groups, created)
+        plans, references = self._plans(planned, instance_ids)
+        to_delete = self._record_plans(planned, plans, references) + own_duplicates
         deregistered = self._deregister(to_delete)
+        # From every image found, not only the planned ones: an overlapping run's snapshots are not orphans.
         live_image_ids = {image["image_id"] for group in groups.values() for image in group} - {image["image_id"] for image in deregistered}
         self._delete_snapshots(deregistered, live_image_ids, set(instance_ids))
         return self.result
