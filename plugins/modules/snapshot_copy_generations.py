@@ -23,7 +23,7 @@ description:
     registered AMI uses (after a restore). Pending copies do not count as generations.
   - A failure on one source does not stop the others. Its group is not pruned in that run, and the task fails at the
     end, listing every failure.
-  - The destination must be another Region, or another account (I(destination_role_arn)): copies in the sources' own
+  - The destination must be another Region, or another account (I(destination_role_arn)). Copies in the sources' own
     Region and account would mix with the generations C(cloudops.aws.snapshot_rotate) keeps there.
   - Supports check mode (returns the exact plan, changes nothing) and diff mode.
 author:
