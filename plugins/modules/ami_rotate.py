@@ -44,12 +44,15 @@ options:
         C({instance_id}), C({policy}), C({timestamp}) (UTC, C(20261123T031500Z)) and C({date}) (C(2026-11-23))."
       - "Characters AWS does not allow in AMI names are replaced by C(-); a name longer than 128 characters is
         shortened in its C({instance_name}) part."
+      - "AMI names are unique per Region, so the template must hold C({timestamp}) (or C({date}) for at most one
+        backup a day); a template without either is refused."
     type: str
     default: "{instance_name}-{instance_id}-{policy}-{timestamp}"
   description:
     description:
       - "Template for the AMI description, with the placeholders C({policy}), C({instance_id}) and C({instance_name})."
       - "Defaults to C(cloudops.aws {policy} backup of {instance_id} ({instance_name}))."
+      - "AWS allows 255 characters; a longer description, from a long Name tag, is cut there."
     type: str
   no_reboot:
     description:
