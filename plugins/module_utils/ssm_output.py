@@ -17,10 +17,13 @@ from urllib.parse import urlparse
 # GetCommandInvocation keeps the first 24,000 characters of stdout and 8,000 of stderr.
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
-# ListCommandInvocations (Details) gives each plugin's Output: stdout, the marker, stderr, cut at 2,500.
-PLUGIN_OUTPUT_LIMIT = 2500
+# ListCommandInvocations (Details) gives each plugin's Output: stdout, an error title, stderr, at
+# most 2,500 characters; the agent cuts each stream with its own marker. An output this long
+# without a marker is taken as cut too: asking for the whole text once more costs one call.
+PLUGIN_OUTPUT_LIMIT = 2400
 ERROR_MARKER = "\n----------ERROR-------\n"
-TRUNCATED_MARKERS = ("---Output truncated---",)
+STDOUT_CUT_MARKER = "\n---Output truncated---"
+STDERR_CUT_MARKER = "\n---Error truncated----"
 
 RUNNING = ("Pending", "InProgress", "Delayed", "Cancelling")
 DELIVERY_PROBLEMS = ("Undeliverable", "DeliveryTimedOut")
@@ -42,11 +45,15 @@ def outcome_of(status, status_details):
 def split_plugin_output(output):
     """(stdout, stderr, complete) from a plugin's Output; complete is False when it was cut."""
     output = output or ""
-    cut = len(output) >= PLUGIN_OUTPUT_LIMIT or any(output.rstrip().endswith(marker) for marker in TRUNCATED_MARKERS)
+    cut = len(output) >= PLUGIN_OUTPUT_LIMIT
     if ERROR_MARKER in output:
         stdout, stderr = output.split(ERROR_MARKER, 1)
     else:
         stdout, stderr = output, ""
+    if stdout.endswith(STDOUT_CUT_MARKER):
+        stdout, cut = stdout[:-len(STDOUT_CUT_MARKER)], True
+    if stderr.endswith(STDERR_CUT_MARKER):
+        stderr, cut = stderr[:-len(STDERR_CUT_MARKER)], True
     return stdout, stderr, not cut
 
 

@@ -21,7 +21,8 @@
   Neither counts against MaxErrors.
 - Output: GetCommandInvocation keeps the first 24,000 characters of stdout and 8,000 of
   stderr; ListCommandInvocations with Details gives each plugin's `Output`, stdout then
-  `----------ERROR-------` and stderr, cut at 2,500 characters. With OutputS3BucketName the
+  `----------ERROR-------` and stderr, at most 2,500 characters, each stream cut with its own
+  marker (`---Output truncated---`, `---Error truncated----`) as the agent cuts them. With OutputS3BucketName the
   whole text is written to the bucket (in the simulator's S3), keys
   `<prefix>/<command id>/<instance id>/awsrunShellScript/0.awsrunShellScript/stdout|stderr`,
   and the URLs are returned.
@@ -49,6 +50,7 @@ STDERR_LIMIT = 8000
 PLUGIN_OUTPUT_LIMIT = 2500
 ERROR_MARKER = "\n----------ERROR-------\n"
 TRUNCATED_MARKER = "\n---Output truncated---"
+ERROR_TRUNCATED_MARKER = "\n---Error truncated----"
 SHELL_DOCUMENT = "AWS-RunShellScript"
 KNOWN_DOCUMENTS = (SHELL_DOCUMENT, "AWS-RunPowerShellScript")
 SHELL_PARAMETERS = ("commands", "workingDirectory", "executionTimeout")
@@ -109,6 +111,22 @@ def errors_allowed(value, target_count):
     return resolve_rate(value, target_count, int)
 
 
+def plugin_output(stdout, stderr, capacity=PLUGIN_OUTPUT_LIMIT):
+    """A plugin's Output as the agent reports it: stdout, the error title and stderr, each stream
+    cut with its own marker when they do not fit together (the longer one gives way first)."""
+    title = ERROR_MARKER if stderr else ""
+    room = capacity - len(title)
+    if len(stdout) + len(stderr) < room:
+        return stdout + title + stderr
+    half = room // 2
+    if len(stdout) > half and len(stderr) > half:
+        keep = (room - len(TRUNCATED_MARKER) - len(ERROR_TRUNCATED_MARKER)) // 2
+        return stdout[:keep] + TRUNCATED_MARKER + title + stderr[:keep] + ERROR_TRUNCATED_MARKER
+    if len(stdout) < half:
+        return stdout + title + stderr[:room - len(ERROR_TRUNCATED_MARKER) - len(stdout)] + ERROR_TRUNCATED_MARKER
+    return stdout[:room - len(TRUNCATED_MARKER) - len(stderr)] + TRUNCATED_MARKER + title + stderr
+
+
 class Invocation:
     def __init__(self, command, instance_id, instance_name):
         self.command = command
@@ -136,10 +154,7 @@ class Invocation:
             self.finish("TimedOut", "DeliveryTimedOut")
 
     def plugin_output(self):
-        text = self.stdout + (ERROR_MARKER + self.stderr if self.stderr else "")
-        if len(text) > PLUGIN_OUTPUT_LIMIT:
-            text = text[:PLUGIN_OUTPUT_LIMIT - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
-        return text
+        return plugin_output(self.stdout, self.stderr)
 
     def listing(self, details):
         command = self.command

@@ -165,6 +165,18 @@ def test_the_first_max_concurrency_targets_are_all_sent_the_command(ssm, fleet):
     assert [settled[i]["StatusDetails"] for i in ids] == ["Failed", "Success", "Success", "Terminated"]
 
 
+@pytest.mark.parametrize("stdout, stderr", [(300, 4000), (4000, 300), (0, 5000), (3000, 0)])
+def test_a_long_stream_gives_way_in_the_listed_output(stdout, stderr):
+    from simulator.ssm_commands import plugin_output
+
+    output = plugin_output("o" * stdout, "e" * stderr)
+    assert len(output) <= 2500
+    if stdout <= 300:
+        assert output.startswith("o" * stdout + ("\n----------ERROR-------\n" if stderr else "")) and output.endswith("---Error truncated----")
+    else:
+        assert "---Output truncated---" in output and (not stderr or output.endswith("e" * stderr))
+
+
 def test_execution_timeout_kills_the_script_and_ends_timed_out(ssm, fleet):
     started = time.monotonic()
     command_id = run(ssm, [fleet["web-1"]], lines=["echo before", "sleep 30"], parameters={"executionTimeout": ["1"]})
@@ -181,7 +193,9 @@ def test_output_is_truncated_as_the_api_does_and_whole_in_s3(ssm, fleet, aws):
                      OutputS3BucketName="out", OutputS3KeyPrefix="pre")
     listed = settle(ssm, command_id)[fleet["web-1"]]
     output = listed["CommandPlugins"][0]["Output"]
-    assert len(output) == 2500 and output.endswith("---Output truncated---")
+    assert len(output) <= 2500
+    stdout, stderr = output.split("\n----------ERROR-------\n")
+    assert stdout.endswith("a\n---Output truncated---") and stderr.endswith("b\n---Error truncated----")
     got = ssm.get_command_invocation(CommandId=command_id, InstanceId=fleet["web-1"])
     assert got["StandardOutputContent"] == "a" * 24000
     assert got["StandardErrorContent"] == "b" * 8000

@@ -93,8 +93,10 @@ def test_outcomes_come_from_status_details():
 
 def test_plugin_output_splits_and_knows_when_it_was_cut():
     assert split_plugin_output("out\n\n----------ERROR-------\nerr\n") == ("out\n", "err\n", True)
-    stdout, stderr, complete = split_plugin_output("x" * 2478 + "\n---Output truncated---")
-    assert not complete and stderr == "" and stdout.startswith("x")
+    assert split_plugin_output("x" * 100 + "\n---Output truncated---") == ("x" * 100, "", False)
+    cut_both = "o" * 10 + "\n---Output truncated---\n----------ERROR-------\n" + "e" * 10 + "\n---Error truncated----"
+    assert split_plugin_output(cut_both) == ("o" * 10, "e" * 10, False)
+    assert split_plugin_output("x" * 2450)[2] is False
 
 
 def test_a_listed_invocation_is_summarized_with_timing():
