@@ -270,3 +270,24 @@ def test_skipped_offline_instances_selected_by_tag_are_cancelled_not_left_waitin
     listed = ssm.list_command_invocations(CommandId=result["command_ids"][0])["CommandInvocations"]
     assert {i["InstanceId"]: i["Status"] for i in listed}[offline] == "Cancelled"
     assert any("cancelled" in warning for warning in result["warnings"])
+
+
+def test_rollout_and_notification_options_reach_send_command(run_task, sim, ssm, s3):
+    instance_id = sim.seed(fleet_of(1))["instances"]["web"]
+    s3.create_bucket(Bucket="ops-output")
+    topic = "arn:aws:sns:us-east-1:123456789012:ops-commands"
+    role = "arn:aws:iam::123456789012:role/ssm-notifications"
+
+    result = ssm_run(run_task, instance_ids=[instance_id], commands=["echo ok"], comment="pass-through", timeout=120,
+                     execution_timeout=30, max_concurrency="5", max_errors="2", output_s3_bucket="ops-output",
+                     output_s3_key_prefix="p", cloudwatch_output="/ops/ssm", service_role_arn=role,
+                     notification_config={"notification_arn": topic, "notification_events": ["Failed", "TimedOut"]})
+
+    assert not result.get("failed"), result.get("msg")
+    command = ssm.list_commands(CommandId=result["command_ids"][0])["Commands"][0]
+    assert (command["Comment"], command["TimeoutSeconds"], command["MaxConcurrency"], command["MaxErrors"]) == ("pass-through", 120, "5", "2")
+    assert (command["OutputS3BucketName"], command["OutputS3KeyPrefix"], command["ServiceRole"]) == ("ops-output", "p", role)
+    assert command["Parameters"] == {"commands": ["echo ok"], "executionTimeout": ["30"]}
+    assert command["NotificationConfig"] == {"NotificationArn": topic, "NotificationEvents": ["Failed", "TimedOut"], "NotificationType": "Command"}
+    assert command["CloudWatchOutputConfig"] == {"CloudWatchLogGroupName": "/ops/ssm", "CloudWatchOutputEnabled": True}
+    assert command["DocumentName"] == "AWS-RunShellScript"
