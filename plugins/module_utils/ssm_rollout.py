@@ -165,8 +165,8 @@ class RunCommand:
 
     def run(self, selection, template, targets=None):
         self.check_selection(selection)
-        if not selection.online and not targets:
-            self.warnings.append("no instance can run the command; nothing was sent")
+        if not selection.online and (selection.resolvable or not targets):
+            self.warnings.append("no managed, online instance matches the selection; nothing was sent")
             return self.result
         self.send(selection, template, targets)
         if not self.options["wait"]:

@@ -26,6 +26,7 @@ description:
   - "C(changed) is true whenever a command was sent, since Run Command cannot tell whether a script changed anything.
     Use C(changed_when) on the registered result to refine it, for example
     C(changed_when: result.invocations | selectattr('stdout', 'search', 'restarted') | list | length > 0)."
+  - A selection that matches no managed, online instance is not an error; nothing is sent and the task warns.
   - Supports check mode, which resolves the targets, checks the instances and returns RV(would_run) and RV(instances_skipped);
     nothing is sent.
 author:
@@ -100,7 +101,10 @@ options:
     type: str
     default: "0"
   timeout:
-    description: The delivery timeout (SendCommand TimeoutSeconds), 30 to 2592000 seconds; a command not started by then does not run.
+    description:
+      - The delivery timeout (SendCommand TimeoutSeconds), 30 to 2592000 seconds. SSM's default is 3600.
+      - SSM stops trying to deliver the command to an instance after this plus the execution timeout; an invocation not
+        started by then ends C(DeliveryTimedOut).
     type: int
   execution_timeout:
     description:

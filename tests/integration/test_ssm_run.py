@@ -291,3 +291,15 @@ def test_rollout_and_notification_options_reach_send_command(run_task, sim, ssm,
     assert command["NotificationConfig"] == {"NotificationArn": topic, "NotificationEvents": ["Failed", "TimedOut"], "NotificationType": "Command"}
     assert command["CloudWatchOutputConfig"] == {"CloudWatchLogGroupName": "/ops/ssm", "CloudWatchOutputEnabled": True}
     assert command["DocumentName"] == "AWS-RunShellScript"
+
+
+def test_targets_matching_nothing_send_nothing_and_warn(run_task, sim):
+    sim.seed(fleet_of(2, role="db"))
+    sim.clear_log()
+
+    result = ssm_run(run_task, targets=WEB, commands=["echo hi"])
+
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False and result["command_ids"] == []
+    assert any("nothing was sent" in warning for warning in result["warnings"])
+    assert not actions(sim, "SendCommand")

@@ -16,9 +16,11 @@
   test double, not isolation: the script runs as the simulator's user and could leave the
   sandbox; the tests only send commands that stay in it.
 - A node that is offline when its turn comes stays `Delayed` until the delivery timeout
-  (TimeoutSeconds, capped by the `ssm.delivery_timeout_cap` setting) and ends
-  `DeliveryTimedOut`; a node that is no longer managed (or gone) ends `Undeliverable`.
-  Neither counts against MaxErrors.
+  (TimeoutSeconds plus the execution timeout, capped by the `ssm.delivery_timeout_cap`
+  setting) and ends `DeliveryTimedOut`; a node that is no longer managed (or gone) ends
+  `Undeliverable`. Neither counts against MaxErrors; Undeliverable ones do not keep the
+  command from `Success`. Targets that match no managed node end the command `Failed`
+  (`NoInstancesInTag`).
 - Output: GetCommandInvocation keeps the first 24,000 characters of stdout and 8,000 of
   stderr; ListCommandInvocations with Details gives each plugin's `Output`, stdout then
   `----------ERROR-------` and stderr, at most 2,500 characters, each stream cut with its own
@@ -241,7 +243,9 @@ class Command:
         self.cloudwatch_output_config = request.get("CloudWatchOutputConfig") or {
             "CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False}
         self.requested = _now()
-        delivery = self.timeout_seconds
+        # SSM gives up delivering after TimeoutSeconds plus the document's execution timeout.
+        execution = (self.parameters.get("executionTimeout") or ["3600"])[0] if self.document_name == SHELL_DOCUMENT else "3600"
+        delivery = self.timeout_seconds + int(execution)
         if settings["delivery_timeout_cap"] is not None:
             delivery = min(delivery, float(settings["delivery_timeout_cap"]))
         self.deliver_by = time.monotonic() + delivery
@@ -275,7 +279,13 @@ class Command:
             return ("InProgress", "InProgress") if started else ("Pending", "Pending")
         if self.cancelled:
             return "Cancelled", "Cancelled"
-        if all(i.status == "Success" for i in invocations):
+        if not invocations:
+            return "Failed", "NoInstancesInTag"
+        # Undeliverable invocations neither count as errors nor keep the command from succeeding.
+        delivered = [i for i in invocations if i.details != "Undeliverable"]
+        if not delivered:
+            return "Failed", "Failed"
+        if all(i.status == "Success" for i in delivered):
             return "Success", "Success"
         errors = [i for i in invocations if i.details in COUNTED_ERRORS]
         if len(errors) > errors_allowed(self.max_errors, self.target_count):

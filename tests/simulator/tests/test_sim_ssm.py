@@ -225,7 +225,15 @@ def test_an_instance_no_longer_managed_when_its_turn_comes_is_undeliverable(ssm,
     settled = settle(ssm, command_id)
     assert settled[first]["Status"] == "Success"
     assert (settled[second]["Status"], settled[second]["StatusDetails"]) == ("Failed", "Undeliverable")
-    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["ErrorCount"] == 0
+    command = ssm.list_commands(CommandId=command_id)["Commands"][0]
+    assert (command["Status"], command["ErrorCount"]) == ("Success", 0)
+
+
+def test_targets_matching_no_managed_instance_end_the_command(ssm, fleet):
+    command_id = run(ssm, targets=[{"Key": "tag:Role", "Values": ["nobody"]}])
+    assert invocations(ssm, command_id) == []
+    command = ssm.list_commands(CommandId=command_id)["Commands"][0]
+    assert (command["Status"], command["StatusDetails"], command["TargetCount"]) == ("Failed", "NoInstancesInTag", 0)
 
 
 def test_send_command_refuses_what_aws_refuses(ssm, fleet, sim):
