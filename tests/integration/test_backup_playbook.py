@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import yaml
 
 from aws_state import images_by_instance
@@ -84,3 +85,29 @@ def test_backup_playbook_snapshot_step_backs_up_tagged_volumes(sim, ec2):
     snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:policy", "Values": ["daily"]}])["Snapshots"]
     assert {s["VolumeId"] for s in snapshots} == tagged
     assert "%d snapshots created" % len(tagged) in result.stdout
+
+
+def test_backup_playbook_copies_snapshots_to_the_dr_region(sim, ec2):
+    fleet = yaml.safe_load(DEMO_FLEET.read_text())
+    fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
+    volumes = sim.seed(fleet)["volumes"]
+    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+    extra = ('{"backup_amis": false, "backup_snapshots": true, "snapshot_backup_dr_region": "us-west-2", '
+             '"snapshot_backup_min_interval": "", "snapshot_backup_dr_retention": {"keep_last": 2}}')
+
+    first = run_playbook(sim, "-e", extra)
+    second = run_playbook(sim, "-e", extra)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    dr = boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing")
+    copies = dr.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}])["Snapshots"]
+    lineage = {}
+    for copy in copies:
+        tags = {t["Key"]: t["Value"] for t in copy.get("Tags", [])}
+        assert tags["cloudops:source-region"] == "us-east-1" and tags["cloudops:policy"] == "daily"
+        lineage.setdefault(tags["cloudops:source-volume"], []).append(copy)
+    # Two runs, two generations of each volume's copy (keep_last 2 in the DR Region).
+    assert set(lineage) == tagged
+    assert all(len(group) == 2 for group in lineage.values())
+    assert "DR us-west-2: %d copies started" % len(tagged) in second.stdout
