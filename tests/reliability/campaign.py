@@ -257,10 +257,13 @@ def _reverse(text):
 def throttling_storm(world):
     sim = world.sim
     # AWS's buckets, shrunk so a handful of instances drains them, plus random throttles on top.
-    sim.configure(throttling={"enabled": True, "buckets": {"mutating": {"size": 3, "refill_per_second": 2},
-                                                            "non_mutating": {"size": 6, "refill_per_second": 3},
-                                                            "DeregisterImage": {"size": 2, "refill_per_second": 2},
-                                                            "DeleteSnapshot": {"size": 2, "refill_per_second": 2}}})
+    buckets = {
+        "mutating": {"size": 3, "refill_per_second": 2},
+        "non_mutating": {"size": 6, "refill_per_second": 3},
+        "DeregisterImage": {"size": 2, "refill_per_second": 2},
+        "DeleteSnapshot": {"size": 2, "refill_per_second": 2},
+    }
+    sim.configure(throttling={"enabled": True, "buckets": buckets})
     sim.add_fault(action="*", code="RequestLimitExceeded", probability=world.rng.uniform(0.1, 0.3), count=None)
     for _run in range(world.faulty_runs):
         world.run()
