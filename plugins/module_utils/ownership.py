@@ -16,6 +16,8 @@ MANAGED_BY_VALUE = "cloudops.aws"
 POLICY_KEY = "cloudops:policy"
 SOURCE_INSTANCE_KEY = "cloudops:source-instance"
 SOURCE_VOLUME_KEY = "cloudops:source-volume"
+SOURCE_SNAPSHOT_KEY = "cloudops:source-snapshot"
+SOURCE_REGION_KEY = "cloudops:source-region"
 RESERVED_PREFIX = "cloudops:"
 CREATED_AT_KEY = "cloudops:created-at"
 

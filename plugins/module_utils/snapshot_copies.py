@@ -37,7 +37,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import POLICY_KEY
-from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_REGION_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_SNAPSHOT_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
@@ -50,8 +51,6 @@ CopyOptions = collections.namedtuple(
     "only_latest max_in_flight encrypted kms_key_id destination_account",
 )
 
-SOURCE_SNAPSHOT_KEY = RESERVED_PREFIX + "source-snapshot"
-SOURCE_REGION_KEY = RESERVED_PREFIX + "source-region"
 DEFAULT_POLICY = "default"
 
 # AWS: at most 20 concurrent snapshot copies per destination Region; one more answers this code.

@@ -20,6 +20,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
@@ -74,7 +75,7 @@ class SnapshotRotation:
         entry = {
             "snapshot_id": snapshot["snapshot_id"],
             "volume_id": snapshot["source_volume"],
-            "instance_id": snapshot.get("instance_id") or snapshot["tags"].get("cloudops:source-instance", ""),
+            "instance_id": snapshot.get("instance_id") or snapshot["tags"].get(SOURCE_INSTANCE_KEY, ""),
             "created_at": format_created_at(snapshot["created_at"]),
             "state": snapshot["state"],
             "volume_size": snapshot["volume_size"],
@@ -190,7 +191,7 @@ class SnapshotRotation:
             if outcome.ok:
                 self.result["snapshots_deleted"].append(self._entry(snapshot, reason=reason))
             else:
-                self._fail([snapshot["source_volume"]], snapshot["tags"].get("cloudops:source-instance", ""),
+                self._fail([snapshot["source_volume"]], snapshot["tags"].get(SOURCE_INSTANCE_KEY, ""),
                            "DeleteSnapshot %s: %s" % (snapshot["snapshot_id"], outcome.error))
 
     @staticmethod
