@@ -33,16 +33,20 @@ def sim(simulator_server):
     return simulator_server
 
 
+def aws_client(sim, service, region="us-east-1"):
+    """A boto3 client of the simulator, as the test's view of AWS."""
+    return boto3.client(service, endpoint_url=sim.endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 @pytest.fixture
 def ec2(sim):
-    return boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client(sim, "ec2")
 
 
 @pytest.fixture
 def autoscaling(sim):
-    return boto3.client("autoscaling", endpoint_url=sim.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client(sim, "autoscaling")
 
 
 def ansible_env(sim):

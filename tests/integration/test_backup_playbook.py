@@ -4,13 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import yaml
 
 from aws_state import images_by_instance
 from aws_state import tags_of
 from conftest import REPO
 from conftest import ansible_env
+from conftest import aws_client
 
 DEMO_FLEET = REPO / "tests" / "simulator" / "fleets" / "demo.yml"
 
@@ -100,7 +100,7 @@ def test_backup_playbook_copies_snapshots_to_the_dr_region(sim, ec2):
 
     assert first.returncode == 0, first.stdout + first.stderr
     assert second.returncode == 0, second.stdout + second.stderr
-    dr = boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing")
+    dr = aws_client(sim, "ec2", "us-west-2")
     copies = dr.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}])["Snapshots"]
     lineage = {}
     for copy in copies:

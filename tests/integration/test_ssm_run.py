@@ -6,8 +6,9 @@ objects) and what was asked of AWS (the simulator's call log).
 
 import time
 
-import boto3
 import pytest
+
+from conftest import aws_client
 
 WEB = [{"key": "tag:Role", "values": ["web"]}]
 
@@ -30,14 +31,12 @@ def by_instance(result):
 
 @pytest.fixture
 def ssm(sim):
-    return boto3.client("ssm", endpoint_url=sim.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client(sim, "ssm")
 
 
 @pytest.fixture
 def s3(sim):
-    return boto3.client("s3", endpoint_url=sim.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client(sim, "s3")
 
 
 def test_120_instances_by_tag_in_one_task(run_task, sim):
