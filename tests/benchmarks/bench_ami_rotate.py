@@ -73,7 +73,7 @@ def print_table(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--instances", type=int, nargs="+", default=[50, 200], help="fleet sizes to measure (default: 50 200)")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every API call (default: 0.02)")
     parser.add_argument("--ami-available-after", type=float, default=1.0, help="seconds a new AMI stays pending (default: 1)")

@@ -21,7 +21,7 @@ from simulator.client import running_simulator  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=3, help="how many times every scenario runs (default: 3)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock, printed)")
     args = parser.parse_args()
