@@ -21,7 +21,8 @@ from conftest import ansible_env
 FLEET = {"region": "us-east-1", "instances": [
     {"name": "web-1", "tags": {"Role": "web"}}, {"name": "web-2", "tags": {"Role": "web"}}]}
 BASE = {"filters": {"tag:Role": "web"}, "policy": "daily", "retention": {"keep_last": 2}}
-MUTATING_PREFIXES = ("Create", "Delete", "Deregister", "Register", "Copy", "Modify", "Run", "Terminate", "Start", "Stop")
+MUTATING_PREFIXES = ("Create", "Delete", "Deregister", "Register", "Copy", "Modify", "Run", "Terminate", "Start", "Stop",
+                     "Send", "Cancel")
 LONG = "x" * 300
 
 # (case id, the options changed from BASE (None removes one), words the error message must hold)
@@ -87,18 +88,10 @@ def task_args(change):
     return {key: value for key, value in args.items() if value is not None}
 
 
-@pytest.fixture(scope="module")
-def campaign(simulator_server):
-    """{case id: task result} for every case, and the mutating calls the playbook made."""
-    sim = simulator_server
-    sim.reset()
-    sim.seed(FLEET)
-    # moto answers a filter it does not know with an HTTP 500; AWS answers this (EC2 API errors page).
-    sim.add_fault(action="DescribeInstances", code="InvalidParameterValue", match="no-such-filter", count=None,
-                  message="The filter 'no-such-filter' is invalid")
-    sim.clear_log()
+def run_campaign(sim, module, tasks):
+    """Runs (name, args) tasks of module in one playbook: {name: task result} and the mutating calls made."""
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
-        {"name": case, "cloudops.aws.ami_rotate": task_args(change), "ignore_errors": True} for case, change, _words in CASES]}]
+        {"name": name, module: args, "ignore_errors": True} for name, args in tasks]}]
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(play, handle, width=1000)
     try:
@@ -109,6 +102,20 @@ def campaign(simulator_server):
     tasks = json.loads(completed.stdout)["plays"][0]["tasks"]
     results = {task["task"]["name"]: task["hosts"]["localhost"] for task in tasks}
     mutating = [call for call in sim.calls() if call["action"].startswith(MUTATING_PREFIXES)]
+    return results, mutating
+
+
+@pytest.fixture(scope="module")
+def campaign(simulator_server):
+    """{case id: task result} for every case, and the mutating calls the playbook made."""
+    sim = simulator_server
+    sim.reset()
+    sim.seed(FLEET)
+    # moto answers a filter it does not know with an HTTP 500; AWS answers this (EC2 API errors page).
+    sim.add_fault(action="DescribeInstances", code="InvalidParameterValue", match="no-such-filter", count=None,
+                  message="The filter 'no-such-filter' is invalid")
+    sim.clear_log()
+    results, mutating = run_campaign(sim, "cloudops.aws.ami_rotate", [(case, task_args(change)) for case, change, _words in CASES])
     sim.clear_faults()
     return results, mutating
 
