@@ -26,6 +26,8 @@ DOCUMENT_VERSION_PATTERN = re.compile(r"^(\$LATEST|\$DEFAULT|[1-9][0-9]*)$")
 CONCURRENCY_PATTERN = re.compile(r"^([1-9][0-9]{0,6}|[1-9][0-9]?%|100%)$")
 ERRORS_PATTERN = re.compile(r"^([1-9][0-9]{0,6}|0|[1-9][0-9]?%|[0-9]%|100%)$")
 TARGET_KEY_PATTERN = re.compile(r"^(tag:.+|tag-key|InstanceIds|resource-groups:Name|resource-groups:ResourceTypeFilters)$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+TOPIC_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
 NOTIFICATION_EVENTS = ("All", "InProgress", "Success", "TimedOut", "Cancelled", "Failed")
 NOTIFICATION_TYPES = ("Command", "Invocation")
 
@@ -75,7 +77,8 @@ def validate_targets(targets):
 
 def _document_and_parameters(params):
     shell_document = SHELL_DOCUMENTS[params["shell"]]
-    document = params["document_name"] or shell_document
+    # An empty name is a mistake to report, not a request for the default document.
+    document = params["document_name"] if params["document_name"] is not None else shell_document
     if not DOCUMENT_PATTERN.match(document):
         raise ValueError("document_name: %r is not a document name or ARN" % document)
     version = params["document_version"]
@@ -118,6 +121,8 @@ def _notification(params):
         raise ValueError("notification_config.notification_type: %r is not Command or Invocation" % kind)
     if not config.get("notification_arn"):
         raise ValueError("notification_config.notification_arn: the SNS topic ARN is required")
+    if not TOPIC_ARN_PATTERN.match(config["notification_arn"]):
+        raise ValueError("notification_config.notification_arn: %r is not an SNS topic ARN" % config["notification_arn"])
     if not params["service_role_arn"]:
         raise ValueError("notification_config: SSM publishes notifications with service_role_arn, which is not set")
     return {"NotificationArn": config["notification_arn"], "NotificationEvents": events, "NotificationType": kind}
@@ -128,7 +133,9 @@ def request_template(params):
     document, version, parameters = _document_and_parameters(params)
     _check_range("timeout", params["timeout"], TIMEOUT_RANGE)
     if params["comment"] is not None and len(params["comment"]) > COMMENT_LIMIT:
-        raise ValueError("comment: at most %d characters, got %d" % (COMMENT_LIMIT, len(params["comment"])))
+        raise ValueError("comment: at most %d characters, got %d: %r" % (COMMENT_LIMIT, len(params["comment"]), params["comment"][:40] + "..."))
+    if params["service_role_arn"] is not None and not ROLE_ARN_PATTERN.match(params["service_role_arn"]):
+        raise ValueError("service_role_arn: %r is not an IAM role ARN" % params["service_role_arn"])
     concurrency = _check_rate("max_concurrency", params["max_concurrency"], CONCURRENCY_PATTERN,
                               "a number of instances (1 or more) or a percentage (1% to 100%)")
     errors = _check_rate("max_errors", params["max_errors"], ERRORS_PATTERN,

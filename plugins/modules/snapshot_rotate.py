@@ -61,6 +61,7 @@ options:
     description:
       - "Template for the snapshot description, with the placeholders C({policy}) and C({subject}) (the volume id, or
         the instance id for a multi-volume set). A run mark is appended to recognise twins made by retried requests."
+      - At most 200 characters, so that the description stays within AWS's 255 with the subject and the run mark.
     type: str
 extends_documentation_fragment:
   - cloudops.aws.rotation
@@ -188,6 +189,10 @@ from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation imp
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import volume_job
 
 
+# AWS takes 255 characters of description; the subject id and the run mark need the rest.
+DESCRIPTION_TEMPLATE_LIMIT = 200
+
+
 def argument_spec():
     spec = rotation_argument_spec()
     spec.update(
@@ -207,6 +212,8 @@ def options_from_params(params):
     if (params["exclude_boot_volume"] or params["exclude_devices"]) and not params["instance_ids"]:
         raise ValueError("exclude_boot_volume and exclude_devices apply to instance_ids only")
     description = params["description"]
+    if description is not None and len(description) > DESCRIPTION_TEMPLATE_LIMIT:
+        raise ValueError("description: at most %d characters, got %d: %r" % (DESCRIPTION_TEMPLATE_LIMIT, len(description), description[:40] + "..."))
     if description is not None:
         try:
             description.format(policy="", subject="")

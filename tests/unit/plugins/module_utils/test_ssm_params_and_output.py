@@ -56,7 +56,7 @@ def test_powershell_shortcut_and_any_document_with_parameters():
     ({"document_name": "AWS-ConfigureAWSPackage"}, "commands: a shortcut for AWS-RunShellScript"),
     ({"parameters": {"commands": ["x"]}}, "not both"),
     ({"output_s3_key_prefix": "p"}, "output_s3_key_prefix: needs output_s3_bucket"),
-    ({"notification_config": {"notification_arn": "arn:aws:sns:eu-west-1:1:t"}}, "service_role_arn"),
+    ({"notification_config": {"notification_arn": "arn:aws:sns:eu-west-1:123456789012:t"}}, "service_role_arn"),
     ({"instance_ids": None, "targets": [{"key": "tag:Role", "values": []}]}, "at least one value"),
     ({"instance_ids": None, "targets": [{"key": "tag:A", "values": ["1"]}] * 6}, "at most 5 targets"),
     ({"allowed_failures": "many"}, "allowed_failures: 'many'"),
