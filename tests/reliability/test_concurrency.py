@@ -12,16 +12,17 @@ import time
 
 import pytest
 
-import campaign
+import ami_campaign
+import campaign_core
 
 
 def overlapping_runs(sim, stagger, min_interval="1h"):
-    world = campaign.World(sim, campaign.new_rng(1))
+    world = ami_campaign.AmiWorld(sim, campaign_core.new_rng(1))
     world.seed()
     # The newer of the two earlier generations: keep_last 2 keeps it next to the new backup.
     yesterday = {}
-    for image in sorted(world.managed_images(), key=lambda image: campaign.tags_of(image)["cloudops:created-at"]):
-        yesterday[campaign.tags_of(image)["cloudops:source-instance"]] = image["ImageId"]
+    for image in sorted(world.managed_images(), key=lambda image: campaign_core.tags_of(image)["cloudops:created-at"]):
+        yesterday[campaign_core.tags_of(image)["cloudops:source-instance"]] = image["ImageId"]
     sim.configure(latency={"actions": {"CreateImage": 2.5}}, ami_available_after=0.5)
     first = world.start(min_interval=min_interval)
     time.sleep(stagger)
@@ -54,14 +55,14 @@ def test_overlapping_runs_leave_one_backup_and_keep_the_policy(sim, stagger):
         assert len(duplicates) == len(world.instances)
     by_instance = collections.defaultdict(list)
     for image in world.managed_images():
-        by_instance[campaign.tags_of(image)["cloudops:source-instance"]].append(image)
+        by_instance[campaign_core.tags_of(image)["cloudops:source-instance"]].append(image)
     for instance_id in world.instances.values():
-        images = sorted(by_instance[instance_id], key=lambda image: campaign.tags_of(image)["cloudops:created-at"])
+        images = sorted(by_instance[instance_id], key=lambda image: campaign_core.tags_of(image)["cloudops:created-at"])
         fresh = [image for image in images if image["ImageId"] in created(first) | created(second)]
         # One backup per instance from the two runs, and yesterday's generation still there
         # (keep_last 2: the new backup and the one before it).
         assert len(fresh) == 1, [image["Name"] for image in images]
-        assert len(images) == campaign.KEEP_LAST and all(image["State"] == "available" for image in images), [image["Name"] for image in images]
+        assert len(images) == ami_campaign.KEEP_LAST and all(image["State"] == "available" for image in images), [image["Name"] for image in images]
         assert images[0]["ImageId"] == yesterday[instance_id]
     # The campaign's "kept" check counts every image ever available as a generation; here the
     # deregistered duplicate was one backup too many, so kept is asserted above instead.

@@ -1,4 +1,4 @@
-"""The ami_rotate fault campaign: scenarios, the invariants checked after each, and the table.
+"""The ami_rotate fault campaign: its world, its own scenarios and the invariants checked after each.
 
 Every scenario starts from a fresh simulated account holding a small fleet, two earlier
 generations per instance (made as ami_rotate makes them, tags and all) and hand-made
@@ -14,29 +14,23 @@ repair run an operator's next schedule would be), and checks the AWS state:
 - converged:  each instance holds exactly keep_last available generations, nothing pending
               or failed.
 
-Used by test_fault_campaign.py (short, fixed seed) and soak.py (many randomised rounds).
+The generic scenarios and the run-repair-check loop are in campaign_core.py. Used by
+test_fault_campaign.py (short, fixed seed) and soak.py (many randomised rounds).
 """
 
 import datetime
-import json
-import os
-import random
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import boto3
-import yaml
-
-from conftest import TaskRunner
-from conftest import ansible_env
+import campaign_core
+from campaign_core import killed_at_random
+from campaign_core import killed_mid
+from campaign_core import lost_responses
+from campaign_core import server_errors
+from campaign_core import tags_of
+from campaign_core import throttling_storm
 
 POLICY = "campaign"
 KEEP_LAST = 2
-MODULE = "cloudops.aws.ami_rotate"
 FLEET = {
     "region": "us-east-1",
     "instances": [
@@ -47,42 +41,23 @@ FLEET = {
 }
 MANAGED = {"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}
 POLICY_FILTER = {"Name": "tag:cloudops:policy", "Values": [POLICY]}
-INVARIANTS = ("kept", "duplicates", "unmanaged", "orphans", "converged")
 
 
-def task_args(**extra):
-    args = {"filters": {"tag:Backup": "campaign"}, "policy": POLICY, "retention": {"keep_last": KEEP_LAST}}
-    args.update(extra)
-    return args
-
-
-def tags_of(resource):
-    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
-
-
-def ec2_client(sim):
-    return boto3.client("ec2", endpoint_url=sim.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-class World:
+class AmiWorld(campaign_core.World):
     """One scenario's account: the fleet, what must survive, and every managed image seen."""
 
+    MODULE = "cloudops.aws.ami_rotate"
+    INVARIANTS = ("kept", "duplicates", "unmanaged", "orphans", "converged")
+    THROTTLE_BUCKETS = dict(campaign_core.World.THROTTLE_BUCKETS,
+                            DeregisterImage={"size": 2, "refill_per_second": 2},
+                            DeleteSnapshot={"size": 2, "refill_per_second": 2})
+
     def __init__(self, sim, rng, faulty_runs=1):
-        self.sim = sim
-        self.faulty_runs = faulty_runs
-        self.rng = rng
-        self.ec2 = ec2_client(sim)
-        self.run_task = TaskRunner(sim)
+        super().__init__(sim, rng, faulty_runs)
         self.instances = {}
         self.unmanaged_images = set()
         self.unmanaged_snapshots = set()
         self.seen = {}  # image id -> (instance id, created-at tag, state when last seen available or not)
-        self.runs = 0
-        self.failed_runs = 0
-        self.kills = 0
-        self.images_failed = 0
-        self.left_pending = 0
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -141,72 +116,13 @@ class World:
                 return
             time.sleep(0.5)
 
-    # -- running the module ----------------------------------------------------------------
-
-    def run(self, **extra):
-        self.runs += 1
-        result = self.run_task(MODULE, task_args(**extra), timeout=600)
-        if result.get("failed"):
-            self.failed_runs += 1
-        self.observe()
-        return result
-
-    def start(self, **extra):
-        """ansible-playbook in its own process group, for scenarios that kill it or act while it runs."""
-        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [{MODULE: task_args(**extra)}]}]
-        handle, path = tempfile.mkstemp(suffix=".yml", prefix="campaign-")
-        with os.fdopen(handle, "w") as stream:
-            yaml.safe_dump(play, stream)
-        self.runs += 1
-        process = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", path],
-                                   env=ansible_env(self.sim), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   text=True, start_new_session=True)
-        process.playbook_path = path
-        return process
-
-    def finish(self, process, timeout=300):
-        stdout, _stderr = process.communicate(timeout=timeout)
-        os.unlink(process.playbook_path)
-        try:
-            result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            result = {"failed": True, "msg": "no task result"}
-        if result.get("failed"):
-            self.failed_runs += 1
-        self.observe()
-        return result
-
-    def kill(self, process):
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        os.unlink(process.playbook_path)
-        self.kills += 1
-        self.observe()
-
-    def wait_for_calls(self, action, count=1, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len([c for c in self.sim.calls(action=action) if c["status"] == 200]) >= count:
-                return True
-            time.sleep(0.1)
-        return False
-
-    # -- after the scenario ----------------------------------------------------------------
-
-    def calm(self):
-        self.sim.clear_faults()
-        self.sim.configure(latency={"default": 0.0, "actions": {a: None for a in self.sim.config()["latency"]["actions"]}},
-                           throttling={"enabled": False}, ami_available_after=0, snapshot_completed_after=0)
-
-    def faults_injected(self):
-        fired = sum(rule["fired"] for rule in self.sim.faults())
-        injected_throttles = sum(rule["fired"] for rule in self.sim.faults() if rule["code"] == "RequestLimitExceeded")
-        throttled = len([c for c in self.sim.calls() if c["error_code"] == "RequestLimitExceeded"]) - injected_throttles
-        return fired + throttled + self.kills + self.images_failed + self.left_pending
+    def task_args(self, **extra):
+        args = {"filters": {"tag:Backup": "campaign"}, "policy": POLICY, "retention": {"keep_last": KEEP_LAST}}
+        args.update(extra)
+        return args
 
     def violations(self):
-        """{invariant: [what is wrong]} on the AWS state now."""
-        found = {name: [] for name in INVARIANTS}
+        found = {name: [] for name in self.INVARIANTS}
         images = self.ec2.describe_images(Owners=["self"])["Images"]
         by_id = {image["ImageId"]: image for image in images}
         managed = [image for image in images if tags_of(image).get("cloudops:managed-by") == "cloudops.aws"
@@ -249,42 +165,7 @@ def _reverse(text):
     return tuple(-ord(c) for c in text)
 
 
-# -- the scenarios -----------------------------------------------------------------------------
-# Each takes the World and its random generator, injects its faults and runs the module one or
-# more times. The calm repair run and the checks come after, in run_scenario().
-
-
-def throttling_storm(world):
-    sim = world.sim
-    # AWS's buckets, shrunk so a handful of instances drains them, plus random throttles on top.
-    buckets = {
-        "mutating": {"size": 3, "refill_per_second": 2},
-        "non_mutating": {"size": 6, "refill_per_second": 3},
-        "DeregisterImage": {"size": 2, "refill_per_second": 2},
-        "DeleteSnapshot": {"size": 2, "refill_per_second": 2},
-    }
-    sim.configure(throttling={"enabled": True, "buckets": buckets})
-    sim.add_fault(action="*", code="RequestLimitExceeded", probability=world.rng.uniform(0.1, 0.3), count=None)
-    for _run in range(world.faulty_runs):
-        world.run()
-
-
-def server_errors(world):
-    sim = world.sim
-    sim.add_fault(action="*", code="InternalError", probability=world.rng.uniform(0.1, 0.2), count=None)
-    sim.add_fault(action="*", code="Unavailable", probability=world.rng.uniform(0.05, 0.15), count=None)
-    for _run in range(world.faulty_runs):
-        world.run()
-
-
-def lost_responses(action):
-    def scenario(world):
-        code = world.rng.choice(["InternalError", "Unavailable"])
-        world.sim.add_fault(action=action, code=code, after=True, count=world.rng.randint(1, 3))
-        world.run()
-    scenario.__name__ = "lost_%s" % action
-    scenario.runs_succeed = True
-    return scenario
+# -- the scenarios of ami_rotate only (the generic ones are in campaign_core) ----------------
 
 
 def one_instance_failing(world):
@@ -305,7 +186,7 @@ def image_ends_failed(world):
         if pending:
             victim = world.rng.choice(sorted(pending))
             world.sim.fail_images(image_id=victim)
-            world.images_failed += 1
+            world.other_faults += 1
         else:
             time.sleep(0.1)
     world.finish(process)
@@ -314,7 +195,7 @@ def image_ends_failed(world):
 def pending_past_wait_timeout(world):
     world.sim.configure(ami_available_after=5)
     world.run(wait_timeout=1)
-    world.left_pending += len([i for i in world.managed_images() if i["State"] == "pending"])
+    world.other_faults += len([i for i in world.managed_images() if i["State"] == "pending"])
     world.wait_settled()
 
 
@@ -328,34 +209,6 @@ def killed_between_create_and_prune(world):
     time.sleep(3)  # the stalled call still completes at AWS: let it land before the repair run
 
 
-def killed_mid_delete(action):
-    def scenario(world):
-        # One call at a time, each slow: the kill lands after some deletes and before others.
-        world.sim.configure(latency={"actions": {action: 1}})
-        process = world.start(max_concurrency=1)
-        world.wait_for_calls(action, count=world.rng.randint(1, 3))
-        world.kill(process)
-        time.sleep(1.2)
-    scenario.__name__ = "killed_mid_%s" % action
-    return scenario
-
-
-def killed_at_random(world):
-    # Every call slowed a little so the run is long enough to be cut anywhere.
-    world.sim.configure(latency={"default": 0.1})
-    process = world.start()
-    time.sleep(world.rng.uniform(0.5, 3.0))
-    if process.poll() is None:
-        world.kill(process)
-    else:
-        world.finish(process)
-    time.sleep(0.2)
-
-
-# Retries absorb these faults: the runs under them must succeed, not only be repaired afterwards.
-throttling_storm.runs_succeed = True
-server_errors.runs_succeed = True
-
 SCENARIOS = [
     throttling_storm,
     server_errors,
@@ -366,47 +219,9 @@ SCENARIOS = [
     image_ends_failed,
     pending_past_wait_timeout,
     killed_between_create_and_prune,
-    killed_mid_delete("DeregisterImage"),
-    killed_mid_delete("DeleteSnapshot"),
+    killed_mid("DeregisterImage"),
+    killed_mid("DeleteSnapshot"),
     killed_at_random,
 ]
 
-
-def run_scenario(sim, scenario, rng, faulty_runs=1):
-    """One row of the table: the scenario under faults, a calm repair run, the invariants."""
-    world = World(sim, rng, faulty_runs)
-    world.seed()
-    scenario(world)
-    faults = world.faults_injected()
-    world.calm()
-    world.wait_settled()
-    world.observe()
-    repair = world.run()
-    violations = world.violations()
-    return {
-        "scenario": scenario.__name__,
-        "runs_succeed": getattr(scenario, "runs_succeed", False),
-        "faults": faults,
-        "runs": world.runs,
-        "failed_runs": world.failed_runs,
-        "kills": world.kills,
-        "repair_failed": bool(repair.get("failed")),
-        "repair_msg": repair.get("msg", ""),
-        "violations": violations,
-    }
-
-
-def format_table(rows):
-    header = ["scenario", "faults injected", "runs", "failed runs", "killed", "invariant violations"]
-    lines = [header] + [[row["scenario"], str(row["faults"]), str(row["runs"]), str(row["failed_runs"]), str(row["kills"]),
-                         str(sum(len(v) for v in row["violations"].values()))] for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) for line in lines]
-    for row in rows:
-        for name, problems in row["violations"].items():
-            text += ["  %s: %s: %s" % (row["scenario"], name, problem) for problem in problems]
-    return "\n".join(text)
-
-
-def new_rng(seed=None):
-    return random.Random(seed)
+WORLD = AmiWorld
