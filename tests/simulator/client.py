@@ -77,6 +77,10 @@ class SimulatorClient:
         body = {"instance_id": instance_id} if instance_id else {"image_id": image_id}
         self._request("POST", "image-failures", body)
 
+    def fail_snapshot(self, snapshot_id):
+        """Make a pending CreateSnapshot(s) or CopySnapshot snapshot end `error`."""
+        self._request("POST", "snapshot-failures", {"snapshot_id": snapshot_id})
+
     def ssm_mark(self, instance_ids, unmanaged=None, offline=None):
         """Take instances out of SSM (unmanaged) or cut their agent off (offline); false undoes it."""
         body = {"instance_ids": list(instance_ids)}

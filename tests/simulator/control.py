@@ -65,6 +65,8 @@ def _route(sim, request):
             return sim.configure(_json(request))
     if (path, method) == ("/_sim/image-failures", "POST"):
         return _fail_images(_json(request))
+    if (path, method) == ("/_sim/snapshot-failures", "POST"):
+        return _fail_snapshot(_json(request))
     if (path, method) == ("/_sim/ssm/instances", "POST"):
         return ssm.mark_instances(_json(request))
     if (path, method) == ("/_sim/ssm/commands", "GET"):
@@ -81,13 +83,24 @@ def _fail_images(body):
     if body.get("instance_id"):
         ec2_images.LIFECYCLE.fail_images_of(body["instance_id"])
         return {"ok": True}
-    image_id = body.get("image_id")
-    if not image_id:
+    if not body.get("image_id"):
         raise ControlError("give instance_id or image_id")
+    return _fail_pending(body, "image_id", "amis", ec2_images.fail_pending)
+
+
+def _fail_snapshot(body):
+    if not body.get("snapshot_id"):
+        raise ControlError("give snapshot_id")
+    return _fail_pending(body, "snapshot_id", "snapshots", ec2_images.fail_pending_snapshot)
+
+
+def _fail_pending(body, id_key, collection, fail):
+    """Make one pending image or snapshot end failed: 404 when unknown, 409 when it cannot (no longer pending)."""
+    resource_id = body[id_key]
     backend = ec2_backends[DEFAULT_ACCOUNT_ID][body.get("region", "us-east-1")]
-    ami = backend.amis.get(image_id)
-    if ami is None:
-        raise ControlError(f"no image {image_id}", status=404)
-    if not ec2_images.fail_pending(ami):
-        raise ControlError(f"image {image_id} is {ami.state}, not pending", status=409)
+    resource = getattr(backend, collection).get(resource_id)
+    if resource is None:
+        raise ControlError(f"no {resource_id}", status=404)
+    if not fail(resource):
+        raise ControlError(f"{resource_id} is not pending (or is an image's snapshot: fail its image)", status=409)
     return {"ok": True}

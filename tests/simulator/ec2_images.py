@@ -82,6 +82,19 @@ def fail_pending(ami):
         return True
 
 
+def fail_pending_snapshot(snapshot):
+    """Make a pending CreateSnapshot(s) or CopySnapshot snapshot end `error`; False when it is not pending.
+
+    An AMI's snapshots follow their image: fail the image instead (fail_pending).
+    """
+    with LIFECYCLE.lock:
+        settle = snapshot.__dict__.get("_settle")
+        if snapshot.__dict__.get("_image") is not None or settle is None or settle.due():
+            return False
+        settle.final = "error"
+        return True
+
+
 def _ami_get_state(ami):
     settle = ami.__dict__.get("_settle")
     if settle is not None and settle.due():

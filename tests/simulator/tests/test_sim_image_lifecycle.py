@@ -106,3 +106,21 @@ def test_create_snapshot_completes_after_its_own_delay(sim, ec2, instance):
     time.sleep(0.4)
     described = ec2.describe_snapshots(SnapshotIds=[snapshot["SnapshotId"]])["Snapshots"][0]
     assert (described["State"], described["Progress"]) == ("completed", "100%")
+
+
+def test_a_pending_snapshot_can_be_made_to_end_in_error(sim, ec2, instance):
+    sim.configure(snapshot_completed_after=0.3)
+    snapshot_id = ec2.create_snapshot(VolumeId=instance["volumes"][1])["SnapshotId"]
+
+    sim.fail_snapshot(snapshot_id)
+
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"] == "pending"
+    time.sleep(0.4)
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"] == "error"
+
+
+def test_a_completed_snapshot_cannot_be_made_to_fail(sim, ec2, instance):
+    snapshot_id = ec2.create_snapshot(VolumeId=instance["volumes"][1])["SnapshotId"]
+
+    with pytest.raises(SimulatorError, match="409"):
+        sim.fail_snapshot(snapshot_id)
