@@ -81,6 +81,10 @@ class SimulatorClient:
         """Make a pending CreateSnapshot(s) or CopySnapshot snapshot end `error`."""
         self._request("POST", "snapshot-failures", {"snapshot_id": snapshot_id})
 
+    def age_snapshots(self, snapshot_ids, seconds):
+        """Make snapshots look `seconds` old (their StartTime), for tests of age rules."""
+        self._request("POST", "snapshot-ages", {"snapshot_ids": list(snapshot_ids), "age_seconds": seconds})
+
     def ssm_mark(self, instance_ids, unmanaged=None, offline=None):
         """Take instances out of SSM (unmanaged) or cut their agent off (offline); false undoes it."""
         body = {"instance_ids": list(instance_ids)}

@@ -1,5 +1,6 @@
 """The /_sim/ control endpoint: JSON in, JSON out."""
 
+import datetime
 import json
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -67,6 +68,8 @@ def _route(sim, request):
         return _fail_images(_json(request))
     if (path, method) == ("/_sim/snapshot-failures", "POST"):
         return _fail_snapshot(_json(request))
+    if (path, method) == ("/_sim/snapshot-ages", "POST"):
+        return _age_snapshots(_json(request))
     if (path, method) == ("/_sim/ssm/instances", "POST"):
         return ssm.mark_instances(_json(request))
     if (path, method) == ("/_sim/ssm/commands", "GET"):
@@ -103,4 +106,20 @@ def _fail_pending(body, id_key, collection, fail):
         raise ControlError(f"no {resource_id}", status=404)
     if not fail(resource):
         raise ControlError(f"{resource_id} is not pending (or is an image's snapshot: fail its image)", status=409)
+    return {"ok": True}
+
+
+def _age_snapshots(body):
+    """Move snapshots' StartTime back: tests of age rules (min_age) cannot wait a day."""
+    snapshot_ids, seconds = body.get("snapshot_ids"), body.get("age_seconds")
+    if not isinstance(snapshot_ids, list) or not snapshot_ids or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ControlError("give snapshot_ids, a non-empty list, and age_seconds, a number of seconds >= 0")
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][body.get("region", "us-east-1")]
+    missing = [snapshot_id for snapshot_id in snapshot_ids if snapshot_id not in backend.snapshots]
+    if missing:
+        raise ControlError(f"no snapshot {', '.join(missing)}", status=404)
+    # moto keeps StartTime as a naive UTC datetime.
+    start = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=seconds)
+    for snapshot_id in snapshot_ids:
+        backend.snapshots[snapshot_id].start_time = start
     return {"ok": True}

@@ -124,3 +124,15 @@ def test_a_completed_snapshot_cannot_be_made_to_fail(sim, ec2, instance):
 
     with pytest.raises(SimulatorError, match="409"):
         sim.fail_snapshot(snapshot_id)
+
+
+def test_snapshots_can_be_made_to_look_old(sim, ec2, instance):
+    volume_id = ec2.describe_volumes()["Volumes"][0]["VolumeId"]
+    old, young = (ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"] for _ in range(2))
+
+    sim.age_snapshots([old], 2 * 86400)
+
+    started = {s["SnapshotId"]: s["StartTime"] for s in ec2.describe_snapshots(SnapshotIds=[old, young])["Snapshots"]}
+    assert 2 * 86400 - 60 < (started[young] - started[old]).total_seconds() < 2 * 86400 + 60
+    with pytest.raises(SimulatorError, match="404"):
+        sim.age_snapshots(["snap-0000000000000dead"], 60)
