@@ -77,9 +77,9 @@ class SimulatorClient:
         body = {"instance_id": instance_id} if instance_id else {"image_id": image_id}
         self._request("POST", "image-failures", body)
 
-    def fail_snapshot(self, snapshot_id):
-        """Make a pending CreateSnapshot(s) or CopySnapshot snapshot end `error`."""
-        self._request("POST", "snapshot-failures", {"snapshot_id": snapshot_id})
+    def fail_snapshot(self, snapshot_id, region="us-east-1"):
+        """Make a pending CreateSnapshot(s) or CopySnapshot snapshot end `error` (a copy: in its destination Region)."""
+        self._request("POST", "snapshot-failures", {"snapshot_id": snapshot_id, "region": region})
 
     def age_snapshots(self, snapshot_ids, seconds):
         """Make snapshots look `seconds` old (their StartTime), for tests of age rules."""

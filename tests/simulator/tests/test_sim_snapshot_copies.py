@@ -43,6 +43,17 @@ def test_a_copy_is_pending_then_completed(sim, aws, source):
     assert copy["State"] == "completed" and copy["Tags"] == [{"Key": "k", "Value": "v"}]
 
 
+def test_a_pending_copy_can_be_made_to_end_in_error_in_its_region(sim, aws, source):
+    sim.configure(snapshot_completed_after=DELAY)
+    west = aws("ec2", "us-west-2")
+    copy_id = west.copy_snapshot(SourceSnapshotId=source, SourceRegion="us-east-1")["SnapshotId"]
+
+    sim.fail_snapshot(copy_id, region="us-west-2")
+
+    time.sleep(DELAY + 0.1)
+    assert state_of(west, copy_id)["State"] == "error"
+
+
 def test_copies_in_flight_are_limited_per_destination_region(sim, aws, source):
     sim.configure(snapshot_completed_after=30, snapshot_copies={"in_flight_per_region": 2})
     west, central = aws("ec2", "us-west-2"), aws("ec2", "eu-central-1")
