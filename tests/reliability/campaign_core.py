@@ -33,6 +33,16 @@ def ec2_client(sim, region="us-east-1"):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+def wait_until(done, timeout=30, interval=0.5):
+    """Whether done() became true within timeout seconds, asked every interval."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(interval)
+    return False
+
+
 class World:
     """One scenario's simulated account and the counters of what happened to it."""
 
@@ -117,12 +127,7 @@ class World:
         self.observe()
 
     def wait_for_calls(self, action, count=1, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len([c for c in self.sim.calls(action=action) if c["status"] == 200]) >= count:
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_until(lambda: len([c for c in self.sim.calls(action=action) if c["status"] == 200]) >= count, timeout, interval=0.1)
 
     # -- after the scenario ----------------------------------------------------------------
 
@@ -184,6 +189,25 @@ def killed_mid(action, **extra):
         time.sleep(1.2)  # the stalled call still completes at AWS: let it land before the repair run
     scenario.__name__ = "killed_mid_%s" % action
     return scenario
+
+
+def fail_one_while_running(world, pending_ids, fail):
+    """A run during which one resource it made is made to fail while the run waits for it.
+
+    pending_ids() lists the pending resources of the module; fail(resource_id) marks one to end failed.
+    """
+    before = set(pending_ids())
+    process = world.start()
+    new = []
+
+    def made():
+        new[:] = sorted(set(pending_ids()) - before)
+        return bool(new)
+
+    if wait_until(made, timeout=60, interval=0.1):
+        fail(world.rng.choice(new))
+        world.other_faults += 1
+    return world.finish(process)
 
 
 def killed_at_random(world):
