@@ -22,6 +22,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bo
 
 # AWS Backup owns the life cycle of its recovery points; deleting one behind its back breaks its vault.
 AWS_BACKUP_TAG = "aws:backup:source-resource"
+# AWS refuses to delete a snapshot a registered image uses: one restored from after the plan was made.
+IN_USE = "InvalidSnapshot.InUse"
 CREATE_IMAGE_DESCRIPTION_FILTER = "Created by CreateImage(*) for ami-*"
 
 
@@ -75,11 +77,23 @@ def plan_cleanup(ec2, include_unmanaged, min_age, now):
 
 
 def delete_orphans(ec2, to_delete, max_concurrency):
-    """(deleted, failures), one failure not stopping the others."""
-    deleted, failures = [], []
+    """(deleted, kept, failures), one failure not stopping the others.
+
+    An image registered from an orphan between the plan and its delete (a restore racing this
+    run) makes AWS refuse the delete: that snapshot is no orphan any more, so it is kept and
+    reported with the reason, not as a failure. AWS's refusal is the guard; a describe before
+    every delete would only narrow the race, at one more call per snapshot.
+    """
+    deleted, kept, failures = [], [], []
     for outcome in run_bounded(lambda entry: ebs_snapshots.delete_snapshot(ec2, entry["snapshot_id"]), to_delete, max_concurrency):
         if outcome.ok:
             deleted.append(outcome.item)
+        elif _error_code(outcome.error) == IN_USE:
+            kept.append(dict(outcome.item, reason="an image was registered from it during this run (%s)" % IN_USE))
         else:
             failures.append({"snapshot_id": outcome.item["snapshot_id"], "error": str(outcome.error)})
-    return deleted, failures
+    return deleted, kept, failures
+
+
+def _error_code(error):
+    return getattr(error, "response", {}).get("Error", {}).get("Code")

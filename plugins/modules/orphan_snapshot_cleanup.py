@@ -16,6 +16,8 @@ description:
     widens this to every snapshot of the account that CreateImage made.
   - Never deletes a snapshot whose AMI still exists, one used by another registered AMI, one managed by AWS Backup
     (tag C(aws:backup:source-resource)), or one younger than I(min_age).
+  - An AMI registered from an orphan while the task runs makes AWS refuse its deletion (C(InvalidSnapshot.InUse)); that
+    snapshot is reported in RV(snapshots_skipped), not as a failure.
   - A failure on one snapshot does not stop the others; the task fails at the end, listing every failure.
   - Check mode lists what would be deleted and how many GiB that frees; nothing is deleted.
 author:
@@ -156,7 +158,8 @@ def main():
         if module.check_mode:
             deleted, failures = to_delete, []
         else:
-            deleted, failures = delete_orphans(ec2, to_delete, module.params["max_concurrency"])
+            deleted, now_in_use, failures = delete_orphans(ec2, to_delete, module.params["max_concurrency"])
+            skipped = sorted(skipped + now_in_use, key=lambda entry: entry["snapshot_id"])
     except (BotoCoreError, ClientError) as error:
         module.fail_json_aws(error, msg="could not look for orphaned snapshots")
 
