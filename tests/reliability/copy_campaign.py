@@ -20,7 +20,6 @@ The generic scenarios and the run-repair-check loop are in campaign_core.py.
 """
 
 import datetime
-import time
 
 import boto3
 
@@ -146,11 +145,7 @@ class CopyWorld(campaign_core.World):
 
     def wait_settled(self, timeout=30):
         """Until no managed copy is pending: a repair run prunes with what it finds settled."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not any(copy["State"] == "pending" for copy in self.managed_copies()):
-                return
-            time.sleep(0.3)
+        campaign_core.wait_until(lambda: not any(copy["State"] == "pending" for copy in self.managed_copies()), timeout, interval=0.3)
 
     def task_args(self, **extra):
         args = {"source_region": SOURCE, "region": DESTINATION, "policy": COPY_POLICY, "retention": {"keep_last": KEEP_LAST},
@@ -222,17 +217,8 @@ pending_past_wait_timeout.runs_succeed = True
 def copy_ends_error(world):
     """One of the new copies ends `error` while the run waits for it."""
     world.sim.configure(snapshot_completed_after=2)
-    before = set(world.seen)
-    process = world.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        pending = sorted(c["SnapshotId"] for c in world.managed_copies() if c["State"] == "pending" and c["SnapshotId"] not in before)
-        if pending:
-            world.sim.fail_snapshot(world.rng.choice(pending), region=DESTINATION)
-            world.other_faults += 1
-            break
-        time.sleep(0.1)
-    world.finish(process)
+    campaign_core.fail_one_while_running(world, lambda: [c["SnapshotId"] for c in world.managed_copies() if c["State"] == "pending"],
+                                         lambda copy_id: world.sim.fail_snapshot(copy_id, region=DESTINATION))
 
 
 def one_source_failing(world):
