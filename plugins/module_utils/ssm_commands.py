@@ -4,6 +4,9 @@
 
 """AWS I/O for Run Command: send, list invocations with their output, read the full text."""
 
+import datetime
+import uuid
+
 try:
     from botocore.exceptions import ClientError
 except ImportError:
@@ -13,6 +16,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import s3_location
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import COMMENT_LIMIT
 
 # ListCommandInvocations returns at most 50 invocations a page.
 INVOCATIONS_PER_PAGE = 50
@@ -20,9 +24,54 @@ INVOCATIONS_PER_PAGE = 50
 NOT_YET_VISIBLE = "InvocationDoesNotExist"
 
 
+# SendCommand has no idempotency token: a call whose answer is lost (a 5xx) may have been run
+# by SSM all the same, and sending it again runs the script twice on every instance. So each
+# command carries a run mark in its Comment, and after such an answer it is looked up by that
+# mark before it is sent again. botocore's own retries would resend blindly: the client that
+# sends must be made with SEND_CLIENT_CONFIG, and this module retries instead.
+RUN_MARK_PREFIX = "cloudops-run:"
+SEND_CLIENT_CONFIG = {"retries": {"total_max_attempts": 1}}
+# SSM answers ThrottlingException and InternalServerError; AWSRetry knows the EC2 spellings only.
+send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException", "InternalServerError"])
+# Commands are looked for among those requested since a little before the first attempt: SSM's clock may run behind ours.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+def marked_comment(comment, mark):
+    """The comment with the run mark after it, the comment cut so both fit SSM's 100 characters."""
+    if not comment:
+        return mark
+    return "%s %s" % (comment[:COMMENT_LIMIT - len(mark) - 1], mark)
+
+
+def find_marked_command(ssm, mark, since):
+    """The id of the command whose Comment ends with the run mark, requested since `since`, or None."""
+    commands = all_pages(ssm.list_commands, "Commands", Filters=[{"key": "InvokedAfter", "value": since.strftime("%Y-%m-%dT%H:%M:%SZ")}])
+    return next((c["CommandId"] for c in commands if c.get("Comment", "").endswith(mark)), None)
+
+
 def send_command(ssm, request):
-    """The new command's id. Throttling is retried: a throttled call ran nothing."""
-    return ssm.send_command(aws_retry=True, **request)["Command"]["CommandId"]
+    """The new command's id; the command is sent once, also when an answer is lost (see RUN_MARK_PREFIX)."""
+    mark = RUN_MARK_PREFIX + uuid.uuid4().hex[:16]
+    marked = dict(request, Comment=marked_comment(request.get("Comment"), mark))
+    since = datetime.datetime.now(datetime.timezone.utc) - CLOCK_SKEW
+    answers_lost = []
+
+    @send_retry
+    def attempt():
+        if answers_lost:
+            command_id = find_marked_command(ssm, mark, since)
+            if command_id:
+                return command_id
+        try:
+            return ssm.send_command(**marked)["Command"]["CommandId"]
+        except ClientError as error:
+            # A 5xx may come after SSM acted; a throttled (4xx) call ran nothing and is simply sent again.
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                answers_lost.append(error)
+            raise
+
+    return attempt()
 
 
 def list_invocations(ssm, command_id):

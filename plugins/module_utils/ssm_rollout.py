@@ -38,8 +38,10 @@ class NotReady(Exception):
 class RunCommand:
     """ssm_run over one selection; `result` holds everything returned, also on failure."""
 
-    def __init__(self, ssm, ec2, s3, options, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, ssm, sender, ec2, s3, options, sleep=time.sleep, clock=time.monotonic):
         self.ssm = ssm
+        # For SendCommand only: a client without botocore's retries (ssm_commands.send_command).
+        self.sender = sender
         self.ec2 = ec2
         self.s3 = s3
         self.options = options
@@ -84,7 +86,7 @@ class RunCommand:
         else:
             requests = send_requests(template, instance_ids=selection.online)
         for request in requests:
-            self.result["command_ids"].append(ssm_commands.send_command(self.ssm, request))
+            self.result["command_ids"].append(ssm_commands.send_command(self.sender, request))
         return requests
 
     # -- 3. wait -----------------------------------------------------------------------------

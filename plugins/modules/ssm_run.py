@@ -81,7 +81,10 @@ options:
     choices: [bash, powershell]
     default: bash
   comment:
-    description: A comment shown with the command in the SSM console and API, at most 100 characters.
+    description:
+      - A comment shown with the command in the SSM console and API, at most 100 characters.
+      - The module appends a run mark (C(cloudops-run:) and 16 hex digits), cutting the comment to 70 characters if need be, so
+        that a SendCommand whose answer was lost is found again instead of being sent, and run, twice.
     type: str
   max_concurrency:
     description:
@@ -169,7 +172,7 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - IAM permissions needed are C(ssm:DescribeInstanceInformation), C(ssm:SendCommand), C(ssm:ListCommandInvocations),
-    C(ssm:GetCommandInvocation), C(ssm:ListCommands) (resource group targets only), C(ec2:DescribeInstances) (targets only),
+    C(ssm:GetCommandInvocation), C(ssm:ListCommands) (resource group targets, and after a lost SendCommand answer), C(ec2:DescribeInstances) (targets only),
     C(ssm:CancelCommand) (targets with I(skip_unmanaged)), and C(s3:GetObject) on I(output_s3_bucket) with I(fetch_full_output).
 """
 
@@ -353,6 +356,8 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SEND_CLIENT_CONFIG
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_retry
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_targets
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import validate
@@ -408,9 +413,11 @@ def main():
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ssm = module.client("ssm", retry_decorator=retry)
+    # SendCommand's own client: botocore's retries would resend it blindly after a lost answer (ssm_commands.send_command).
+    sender = module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG)
     ec2 = module.client("ec2", retry_decorator=retry) if targets else None
     s3 = module.client("s3", retry_decorator=retry) if module.params["fetch_full_output"] else None
-    run = RunCommand(ssm, ec2, s3, module.params)
+    run = RunCommand(ssm, sender, ec2, s3, module.params)
 
     try:
         selection = select_by_targets(ssm, ec2, targets) if targets else select_by_ids(ssm, instance_ids)

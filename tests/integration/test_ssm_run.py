@@ -4,6 +4,7 @@ Every test asserts what the instances did (output, exit codes, files in their sa
 objects) and what was asked of AWS (the simulator's call log).
 """
 
+import re
 import time
 
 import pytest
@@ -284,7 +285,8 @@ def test_rollout_and_notification_options_reach_send_command(run_task, sim, ssm,
 
     assert not result.get("failed"), result.get("msg")
     command = ssm.list_commands(CommandId=result["command_ids"][0])["Commands"][0]
-    assert (command["Comment"], command["TimeoutSeconds"], command["MaxConcurrency"], command["MaxErrors"]) == ("pass-through", 120, "5", "2")
+    assert (command["TimeoutSeconds"], command["MaxConcurrency"], command["MaxErrors"]) == (120, "5", "2")
+    assert re.fullmatch(r"pass-through cloudops-run:[0-9a-f]{16}", command["Comment"])
     assert (command["OutputS3BucketName"], command["OutputS3KeyPrefix"], command["ServiceRole"]) == ("ops-output", "p", role)
     assert command["Parameters"] == {"commands": ["echo ok"], "executionTimeout": ["30"]}
     assert command["NotificationConfig"] == {"NotificationArn": topic, "NotificationEvents": ["Failed", "TimedOut"], "NotificationType": "Command"}
@@ -302,3 +304,26 @@ def test_targets_matching_nothing_send_nothing_and_warn(run_task, sim):
     assert result["changed"] is False and result["command_ids"] == []
     assert any("nothing was sent" in warning for warning in result["warnings"])
     assert not actions(sim, "SendCommand")
+
+
+def test_a_lost_send_command_answer_is_found_again_not_run_twice(run_task, sim):
+    ids = sorted(sim.seed(fleet_of(2))["instances"].values())
+    # SSM runs the command, the answer is lost: a second SendCommand would run it again.
+    sim.add_fault(action="SendCommand", code="InternalError", after=True, count=1)
+
+    result = ssm_run(run_task, instance_ids=ids, commands=["echo once >> runs.log", "cat runs.log"])
+
+    assert not result.get("failed"), result.get("msg")
+    assert [r["stdout"] for r in result["invocations"]] == ["once\n", "once\n"]
+    assert len(actions(sim, "SendCommand")) == 1 and actions(sim, "ListCommands")
+
+
+def test_a_throttled_send_command_is_sent_again_without_a_lookup(run_task, sim):
+    ids = sorted(sim.seed(fleet_of(2))["instances"].values())
+    sim.add_fault(action="SendCommand", code="ThrottlingException", count=2)
+
+    result = ssm_run(run_task, instance_ids=ids, commands=["echo once >> runs.log", "cat runs.log"])
+
+    assert not result.get("failed"), result.get("msg")
+    assert [r["stdout"] for r in result["invocations"]] == ["once\n", "once\n"]
+    assert len(actions(sim, "SendCommand")) == 3 and not actions(sim, "ListCommands")
