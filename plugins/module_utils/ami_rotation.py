@@ -23,6 +23,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DESCRIPTION_MAX
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
@@ -169,47 +170,13 @@ class Rotation:
     # -- step 3b: overlapping runs ------------------------------------------------------------
 
     def _settle_overlaps(self, groups, created):
-        """(groups to plan, own images to deregister) once backups of overlapping runs are settled.
-
-        Two runs of one policy that start together (two AWX jobs) both read the groups before
-        either has created anything, so min_interval cannot stop the second backup, and the two
-        extra generations would push a kept generation out. With min_interval set, backups of one
-        instance made less than min_interval apart are one backup too many: the oldest (then the
-        lowest id) is the one kept, by the same rule in every run. A run only ever deregisters its
-        own duplicate, and only once the kept backup is available; it neither counts nor deletes
-        another run's duplicate (that run deregisters it). If the kept backup is still pending,
-        the instance is not pruned in this run. Without min_interval every run is a generation.
-        """
-        window = self.options.min_interval
-        if not window or not created:
-            return groups, []
-        planned = dict(groups)
-        own_duplicates = []
-        for image_id, image in sorted(created.items()):
-            instance_id = image["instance_id"]
-            group = groups.get(instance_id, [])
-            ours = next((item for item in group if item["image_id"] == image_id), None)
-            if ours is None or instance_id in self.failed_instances:
-                continue
-            overlapping = [item for item in group if item["image_id"] != image_id and item["managed"]
-                           and item["state"] in ("available", "pending") and abs(item["created_at"] - ours["created_at"]) < window]
-            if not overlapping:
-                continue
-            kept = min(overlapping + [ours], key=lambda item: (item["created_at"], item["image_id"]))
-            if kept is not ours and (kept["state"] != "available" or ours["state"] != "available"):
-                self.unpruned.add(instance_id)
-                self.warnings.append("%s: %s of an overlapping run is %s; %s is not pruned in this run" % (
-                    instance_id, kept["image_id"], kept["state"], instance_id))
-                continue
-            others = {item["image_id"] for item in overlapping + [ours] if item is not kept}
-            planned[instance_id] = [item for item in group if item["image_id"] not in others]
-            for item in overlapping:
-                if item is not kept:
-                    self.result["images_retained"].append(self._image_entry(item, state=item["state"], reason=(
-                        "made by an overlapping run less than min_interval after %s; that run deregisters it" % kept["image_id"])))
-            if kept is not ours:
-                own_duplicates.append((ours, "duplicate: an overlapping run made %s less than min_interval before it" % kept["image_id"]))
-        return planned, own_duplicates
+        """(groups to plan, own images to deregister) once backups of overlapping runs are settled (settle_overlaps)."""
+        sources = {image_id: image["instance_id"] for image_id, image in created.items() if image["instance_id"] not in self.failed_instances}
+        settled = settle_overlaps(groups, sources, "image_id", self.options.min_interval, "deregisters")
+        self.unpruned.update(settled.unsettled)
+        self.warnings.extend(warning for _instance_id, warning in sorted(settled.unsettled.items()))
+        self.result["images_retained"] += [self._image_entry(image, state=image["state"], reason=reason) for image, reason in settled.others]
+        return settled.groups, settled.own_duplicates
 
     # -- step 5: delete ------------------------------------------------------------------------
 

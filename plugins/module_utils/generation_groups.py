@@ -12,6 +12,7 @@ import collections
 import datetime
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import GENERATION_STATES
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 
@@ -65,3 +66,48 @@ def plan_groups(groups, id_key, retention, find_references=None, extra_generatio
         return plans, {}
     references = find_references(candidates)
     return (plan_all(references) if references else plans), references
+
+
+Settlement = collections.namedtuple("Settlement", "groups own_duplicates others unsettled")
+
+
+def settle_overlaps(groups, created, id_key, window, removes):
+    """A Settlement of the backups that overlapping runs of one policy made of one source.
+
+    Two runs of one policy that start together (two AWX jobs) both read the groups before
+    either has created anything, so min_interval cannot stop the second backup, and the two
+    extra generations would push a kept generation out. With min_interval (`window`) set,
+    backups of one source made less than `window` apart are one backup too many: the oldest
+    (then the lowest id) is the one kept, by the same rule in every run. A run only ever removes
+    its own duplicate, and only once it and the kept backup are usable generations; it neither
+    counts nor removes another run's duplicate (that run does). If the kept backup is still
+    pending, the source is not pruned in this run. Without a window every run is a generation.
+
+    `created` maps this run's new backups (ids) to their sources; `removes` is the verb for the
+    reasons ("deregisters", "deletes"). The Settlement holds the groups to plan (duplicates
+    left out), own_duplicates [(this run's backup, reason)] to remove, others [(another run's
+    duplicate, reason)] to report as retained, and unsettled {source: warning}.
+    """
+    settlement = Settlement(dict(groups), [], [], {})
+    if not window:
+        return settlement
+    for backup_id, source in sorted(created.items()):
+        group = groups.get(source, [])
+        ours = next((item for item in group if item[id_key] == backup_id), None)
+        if ours is None:
+            continue
+        overlapping = [item for item in group if item is not ours and item["managed"]
+                       and item["state"] in RECENT_STATES and abs(item["created_at"] - ours["created_at"]) < window]
+        if not overlapping:
+            continue
+        kept = min(overlapping + [ours], key=lambda item: (item["created_at"], item[id_key]))
+        if kept is not ours and not (kept["state"] in GENERATION_STATES and ours["state"] in GENERATION_STATES):
+            settlement.unsettled[source] = "%s: %s of an overlapping run is %s; %s is not pruned in this run" % (source, kept[id_key], kept["state"], source)
+            continue
+        extra_ids = {item[id_key] for item in overlapping + [ours] if item is not kept}
+        settlement.groups[source] = [item for item in group if item[id_key] not in extra_ids]
+        settlement.others.extend((item, "made by an overlapping run less than min_interval after %s; that run %s it" % (kept[id_key], removes))
+                                 for item in overlapping if item is not kept)
+        if kept is not ours:
+            settlement.own_duplicates.append((ours, "duplicate: an overlapping run made %s less than min_interval before it" % kept[id_key]))
+    return settlement

@@ -4,7 +4,8 @@
 
 """EBS snapshot backups with generations per volume, in the same sequence as ami_rotation:
 create (bounded pool), wait with one poll for all, read the policy's snapshots again from AWS,
-plan each volume's group, delete.
+drop this run's twins (retried requests) and, with min_interval, settle the snapshots of an
+overlapping run of the policy, plan each volume's group, delete.
 
 A job is what one create call makes: a single volume (CreateSnapshot), or an instance's
 attached volumes as one crash-consistent set (CreateSnapshots). A volume whose snapshot
@@ -19,6 +20,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import ima
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
@@ -63,6 +65,8 @@ class SnapshotRotation:
         self.result = {key: [] for key in ("snapshots_created", "snapshots_deleted", "snapshots_retained", "volumes_skipped", "failures")}
         self.warnings = []
         self.failed_volumes = set()
+        # Volumes whose overlap with another run is not settled yet: not pruned in this run.
+        self.unpruned = set()
         self.snapshots_before = None
 
     def _fail(self, volume_ids, instance_id, message):
@@ -167,12 +171,21 @@ class SnapshotRotation:
                 for volume_id, group in groups.items() if volume_id in ours
                 for s in group if s["description"].endswith(mark) and s["snapshot_id"] != ours[volume_id] and s["snapshot_id"] not in created]
 
+    def _settle_overlaps(self, groups, created):
+        """(groups to plan, own snapshots to delete) once snapshots of overlapping runs are settled (settle_overlaps)."""
+        sources = {snapshot_id: s["source_volume"] for snapshot_id, s in created.items() if s["source_volume"] not in self.failed_volumes}
+        settled = settle_overlaps(groups, sources, "snapshot_id", self.options.min_interval, "deletes")
+        self.unpruned.update(settled.unsettled)
+        self.warnings.extend(warning for _volume_id, warning in sorted(settled.unsettled.items()))
+        self.result["snapshots_retained"] += [self._entry(snapshot, reason=reason) for snapshot, reason in settled.others]
+        return settled.groups, settled.own_duplicates
+
     def _find_references(self, snapshot_ids):
         return {snapshot_id: "backs %s" % ", ".join(sorted(images))
                 for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
 
     def _plan(self, groups, volume_ids, extra_generations=None):
-        selected = {v: groups.get(v, []) for v in volume_ids if v not in self.failed_volumes}
+        selected = {v: groups.get(v, []) for v in volume_ids if v not in self.failed_volumes and v not in self.unpruned}
         plans, _references = plan_groups(selected, "snapshot_id", self.options.retention, self._find_references, extra_generations)
         to_delete = []
         for volume_id, volume_plan in sorted(plans.items()):
@@ -207,7 +220,8 @@ class SnapshotRotation:
         twins = self._retried_twins(groups, created)
         twin_ids = {s["snapshot_id"] for s, _reason in twins}
         groups = {volume_id: [s for s in group if s["snapshot_id"] not in twin_ids] for volume_id, group in groups.items()}
-        self._delete(twins + self._plan(groups, self._volume_ids(jobs)))
+        groups, own_duplicates = self._settle_overlaps(groups, created)
+        self._delete(twins + own_duplicates + self._plan(groups, self._volume_ids(jobs)))
         return self.result
 
     def preview(self, jobs):

@@ -119,6 +119,13 @@ class World:
         self.observe()
         return result
 
+    def run_overlapping(self, stagger, **extra):
+        """Two runs started `stagger` seconds apart, as two AWX jobs of one template; both results."""
+        first = self.start(**extra)
+        time.sleep(stagger)
+        second = self.start(**extra)
+        return [self.finish(first), self.finish(second)]
+
     def kill(self, process):
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()

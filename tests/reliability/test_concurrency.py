@@ -8,7 +8,6 @@ keep the generations the policy keeps, and never have one run delete the other's
 """
 
 import collections
-import time
 
 import pytest
 
@@ -24,10 +23,7 @@ def overlapping_runs(sim, stagger, min_interval="1h"):
     for image in sorted(world.managed_images(), key=lambda image: campaign_core.tags_of(image)["cloudops:created-at"]):
         yesterday[campaign_core.tags_of(image)["cloudops:source-instance"]] = image["ImageId"]
     sim.configure(latency={"actions": {"CreateImage": 2.5}}, ami_available_after=0.5)
-    first = world.start(min_interval=min_interval)
-    time.sleep(stagger)
-    second = world.start(min_interval=min_interval)
-    results = [world.finish(first), world.finish(second)]
+    results = world.run_overlapping(stagger, min_interval=min_interval)
     world.calm()
     return world, results, yesterday
 

@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
 
@@ -69,3 +70,25 @@ def test_rotation_params_name_the_bad_option_and_value(change, message):
     with pytest.raises(ValueError) as error:
         rotation_params(dict(PARAMS, **change))
     assert str(error.value).startswith(message)
+
+
+def test_overlapping_snapshot_runs_settle_to_the_older_runs_snapshot_and_each_run_deletes_only_its_own():
+    window = datetime.timedelta(hours=1)
+    group = [item("yesterday", 24), item("older-run", 0.001), item("younger-run", 0)]
+
+    older = settle_overlaps({"vol-1": group}, {"older-run": "vol-1"}, "snapshot_id", window, "deletes")
+    younger = settle_overlaps({"vol-1": group}, {"younger-run": "vol-1"}, "snapshot_id", window, "deletes")
+
+    assert [s["snapshot_id"] for s in older.groups["vol-1"]] == ["yesterday", "older-run"]
+    assert older.own_duplicates == [] and [(s["snapshot_id"], reason.endswith("that run deletes it")) for s, reason in older.others] == [("younger-run", True)]
+    assert [s["snapshot_id"] for s in younger.groups["vol-1"]] == ["yesterday", "older-run"]
+    assert [(s["snapshot_id"], reason.split(":")[0]) for s, reason in younger.own_duplicates] == [("younger-run", "duplicate")]
+
+
+def test_a_pending_snapshot_of_the_older_run_leaves_the_volume_unsettled():
+    group = [item("older-run", 0.001, state="pending"), item("younger-run", 0)]
+
+    settled = settle_overlaps({"vol-1": group}, {"younger-run": "vol-1"}, "snapshot_id", datetime.timedelta(hours=1), "deletes")
+
+    assert settled.own_duplicates == [] and settled.others == []
+    assert settled.unsettled == {"vol-1": "vol-1: older-run of an overlapping run is pending; vol-1 is not pruned in this run"}
