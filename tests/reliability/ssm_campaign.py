@@ -115,11 +115,7 @@ class SsmWorld(campaign_core.World):
 
     def wait_settled(self, timeout=30):
         """Until every command SSM holds is done: a killed run's invocations go on without it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(c["Status"] not in ("Pending", "InProgress", "Cancelling") for c in self.commands()):
-                return
-            time.sleep(0.5)
+        campaign_core.wait_until(lambda: all(c["Status"] not in ("Pending", "InProgress", "Cancelling") for c in self.commands()), timeout)
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -169,6 +165,17 @@ class SsmWorld(campaign_core.World):
 # -- the scenarios of ssm_run only (the generic ones are in campaign_core) -------------------
 
 
+def hitting_send_command(storm, code):
+    """A generic storm that hits SendCommand at least once: one run makes five calls or so, which the storm's
+    per-call chance can all miss, and SendCommand is the call that must never run the script twice."""
+    def scenario(world):
+        world.sim.add_fault(action="SendCommand", code=code, count=1)
+        storm(world)
+    scenario.__name__ = storm.__name__
+    scenario.runs_succeed = storm.runs_succeed
+    return scenario
+
+
 def one_instance_failing(world):
     """The script exits non-zero on one instance: reported there, run everywhere else."""
     world.leave(world.rng.choice(world.online), FAIL)
@@ -197,8 +204,8 @@ def killed_mid_wait(world):
 
 
 SCENARIOS = [
-    throttling_storm,
-    server_errors,
+    hitting_send_command(throttling_storm, "ThrottlingException"),
+    hitting_send_command(server_errors, "InternalServerError"),
     lost_responses("SendCommand"),
     one_instance_failing,
     invocation_timed_out,
