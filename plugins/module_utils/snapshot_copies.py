@@ -17,8 +17,10 @@ The sequence, in the order of ami_rotation:
 """
 
 import collections
+import datetime
 import re
 import time
+import uuid
 
 try:
     from botocore.exceptions import ClientError
@@ -34,6 +36,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import ima
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import POLICY_KEY
@@ -59,6 +62,8 @@ COPY_LIMIT_ERROR = "ResourceLimitExceeded"
 # Copies that exist or are being made: a source with one is not copied again.
 LIVE_STATES = ("pending", "completed")
 PLANNED_COPY = "(copy of %s)"
+# Two copies of one source are one too many however far apart they were started.
+EVERY_COPY = datetime.timedelta.max
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/.+$")
 
 
@@ -168,6 +173,9 @@ class SnapshotCopies:
         self.warnings = []
         self.failed_groups = set()
         self.copies_before = None
+        # Marks this run's copies (in their description): a CopySnapshot retried after a lost answer
+        # leaves a copy whose id the run never got, and the mark tells it is this run's own.
+        self.run_mark = "[run %s]" % uuid.uuid4().hex[:12]
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -284,7 +292,7 @@ class SnapshotCopies:
         account = self.options.destination_account
         if account:
             set_shared(self.source_ec2, source["snapshot_id"], account, True)
-        description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region)
+        description = "cloudops.aws copy of %s (%s) from %s %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region, self.run_mark)
         try:
             return copy_snapshot(self.ec2, self.options.source_region, source["snapshot_id"], description, self._tags(source),
                                  self.options.encrypted, self.options.kms_key_id)
@@ -367,21 +375,51 @@ class SnapshotCopies:
 
     # -- step 5: plan and delete ---------------------------------------------------------------
 
-    @staticmethod
-    def _twins(groups, started):
-        """Extra copies of one source (a retried CopySnapshot, or two overlapping runs): keep one, delete the others."""
-        twins = []
-        for group in groups.values():
-            by_source = collections.defaultdict(list)
+    def _settle_twins(self, groups, started):
+        """(groups to plan, own duplicates to delete) once each source has one live copy.
+
+        A CopySnapshot retried after a lost answer, or two overlapping runs (two AWX jobs that both
+        read the destination before either copied), make two copies of one source. They are
+        settled as overlapping backups are (settle_overlaps): every run keeps the same copy, the
+        one started first (then the lowest id), and a run deletes only its own duplicates (started
+        by it, or bearing its mark), once they and the kept copy are completed; a run that deleted
+        another's copy would leave that run waiting for it until wait_timeout. A duplicate already
+        completed when this run began is adopted as this run's own: the run that made it has
+        stopped, or would have deleted it. A source not settled yet leaves its group unpruned;
+        duplicates are never generations.
+        """
+        settled_before = {c["snapshot_id"] for c in self.copies_before if c["state"] != "pending"}
+        by_source = collections.defaultdict(list)
+        for key, group in groups.items():
             for copy in group:
-                by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
-            for source_id, same in by_source.items():
-                if len(same) < 2:
-                    continue
-                same.sort(key=lambda c: (c["state"] != "completed", c["snapshot_id"] not in started, c["snapshot_id"]))
-                kept = same[0]["snapshot_id"]
-                twins += [(c, "duplicate copy of %s (%s is kept)" % (source_id, kept)) for c in same[1:] if c["managed"] and c["state"] != "pending"]
-        return twins
+                if key not in self.failed_groups and copy["state"] in LIVE_STATES:
+                    # Ordered by when each copy was started: the copies share their source's created_at.
+                    by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(dict(copy, created_at=copy["start_time"]))
+        twins = {source_id: same for source_id, same in by_source.items() if len(same) > 1}
+        ours = {c["snapshot_id"]: source_id for source_id, same in twins.items() for c in same
+                if c["snapshot_id"] in started or c["description"].endswith(self.run_mark) or c["snapshot_id"] in settled_before}
+        settlement = settle_overlaps(twins, ours, "snapshot_id", EVERY_COPY, "deletes")
+        copies = {c["snapshot_id"]: c for group in groups.values() for c in group}
+        own = {item["snapshot_id"] for item, _reason in settlement.own_duplicates}
+        duplicates, left_out, unpruned = [], set(), set()
+        for source_id, same in sorted(twins.items()):
+            remaining = settlement.groups[source_id]
+            if len(remaining) > 1:
+                # None of this run's copies settled them: another run is still making or settling them.
+                self.warnings.append(settlement.unsettled.get(source_id) or "%s: its copies %s are settled by the runs that made them; not pruned in this run"
+                                     % (source_id, ", ".join(sorted(c["snapshot_id"] for c in same))))
+                unpruned.add(self._group_key(same[0]))
+                continue
+            kept = remaining[0]["snapshot_id"]
+            reason = "duplicate copy of %s (%s is kept)" % (source_id, kept)
+            for copy_id in sorted({c["snapshot_id"] for c in same} - {kept}):
+                left_out.add(copy_id)
+                if copy_id in own:
+                    duplicates.append((copies[copy_id], reason))
+                else:
+                    self.result["copies_retained"].append(self._entry(copies[copy_id], reason=reason + "; the run that made it deletes it"))
+        planned = {key: [c for c in group if c["snapshot_id"] not in left_out] for key, group in groups.items() if key not in unpruned}
+        return planned, duplicates
 
     def _find_references(self, snapshot_ids):
         return {snapshot_id: "backs %s" % ", ".join(sorted(images)) for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
@@ -431,11 +469,8 @@ class SnapshotCopies:
         self.result["copies_completed"] = [self._entry(c) for c in copies if c["snapshot_id"] in completed]
         if self.options.destination_account:
             self._unshare(copies)
-        groups = self._groups(copies)
-        twins = [(c, reason) for c, reason in self._twins(groups, started) if self._group_key(c) not in self.failed_groups]
-        twin_ids = {c["snapshot_id"] for c, _reason in twins}
-        groups = {key: [c for c in group if c["snapshot_id"] not in twin_ids] for key, group in groups.items()}
-        self._delete(twins + self._plan(groups, keys))
+        groups, own_duplicates = self._settle_twins(self._groups(copies), started)
+        self._delete(own_duplicates + self._plan(groups, keys))
         return self.result
 
     def preview(self, sources):

@@ -141,3 +141,78 @@ def test_the_destination_account_comes_from_the_role_arn(arn, account):
 def test_a_role_arn_that_is_not_one_names_the_option():
     with pytest.raises(ValueError, match="destination_role_arn"):
         destination_account_of("arn:aws:iam::210987654321:user/dr")
+
+
+# -- two copies of one source (a retried CopySnapshot, overlapping runs) ------------------------
+
+
+def copy(snapshot_id, seconds_after, state="completed", source="snap-source"):
+    return {"snapshot_id": snapshot_id, "tags": {"cloudops:source-snapshot": source, "cloudops:policy": "dr"}, "source_volume": "vol-1",
+            "created_at": T0, "start_time": T0 + datetime.timedelta(hours=1, seconds=seconds_after), "state": state, "managed": True, "volume_size": 8,
+            "description": "cloudops.aws copy of %s" % source}
+
+
+def settle(group, started, before=(), marked=()):
+    run = SnapshotCopies(None, None, None, options())
+    run.copies_before = list(before)
+    for item in group:
+        if item["snapshot_id"] in marked:
+            item["description"] += " " + run.run_mark
+    planned, own = run._settle_twins({("dr", "vol-1"): group}, {copy_id: {} for copy_id in started})
+    return run, [c["snapshot_id"] for c in planned.get(("dr", "vol-1"), [])], [(c["snapshot_id"], reason) for c, reason in own]
+
+
+def test_overlapping_runs_keep_the_first_started_copy_and_delete_only_their_own():
+    yesterday = dict(copy("snap-yesterday", -86400), tags={"cloudops:source-snapshot": "snap-older", "cloudops:policy": "dr"})
+    group = [yesterday, copy("snap-b", 0), copy("snap-a", 1)]
+
+    first, planned, own = settle(group, started=["snap-b"])
+    second, planned_too, own_too = settle(group, started=["snap-a"])
+
+    assert planned == planned_too == ["snap-yesterday", "snap-b"]  # the duplicate is no generation in either run
+    assert own == [] and [entry["snapshot_id"] for entry in first.result["copies_retained"]] == ["snap-a"]
+    assert own_too == [("snap-a", "duplicate copy of snap-source (snap-b is kept)")]
+
+
+def test_copies_started_in_the_same_second_go_to_the_lowest_id_in_both_runs():
+    group = [copy("snap-b", 0), copy("snap-a", 0)]
+
+    assert settle(group, started=["snap-a"])[2] == []
+    assert [copy_id for copy_id, _reason in settle(group, started=["snap-b"])[2]] == ["snap-b"]
+
+
+def test_a_retried_copy_is_deleted_by_its_run_and_the_first_one_kept():
+    # The first CopySnapshot's answer was lost: the run knows only the retry's copy.
+    _run, planned, own = settle([copy("snap-lost", 0), copy("snap-retry", 2)], started=["snap-retry"])
+
+    assert planned == ["snap-lost"] and [copy_id for copy_id, _reason in own] == ["snap-retry"]
+
+
+def test_a_copy_whose_answer_was_lost_is_known_by_the_run_mark_when_it_is_the_one_not_kept():
+    # Started in the same second, the retry's copy has the lower id: kept, in this run and any other.
+    group = [copy("snap-a-retry", 0), copy("snap-b-lost", 0)]
+    _run, planned, own = settle(group, started=["snap-a-retry"], marked=["snap-a-retry", "snap-b-lost"])
+
+    assert planned == ["snap-a-retry"] and [copy_id for copy_id, _reason in own] == ["snap-b-lost"]
+
+
+def test_a_duplicate_left_completed_by_an_earlier_run_is_deleted():
+    group = [copy("snap-kept", 0), copy("snap-left", 1)]
+
+    _run, planned, own = settle(group, started=[], before=group)
+
+    assert planned == ["snap-kept"] and [copy_id for copy_id, _reason in own] == ["snap-left"]
+
+
+def test_while_the_kept_copy_is_pending_nothing_is_deleted_and_the_group_not_pruned():
+    group = [copy("snap-kept", 0, state="pending"), copy("snap-ours", 1)]
+
+    run, planned, own = settle(group, started=["snap-ours"])
+
+    assert own == [] and planned == [] and "not pruned" in run.warnings[0]
+
+
+def test_copies_another_run_is_still_settling_leave_the_group_unpruned():
+    run, planned, own = settle([copy("snap-a", 0), copy("snap-b", 1, state="pending")], started=[])
+
+    assert own == [] and planned == [] and "settled by the runs that made them" in run.warnings[0]
