@@ -6,18 +6,15 @@
 
 import re
 
-try:
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
-from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
 
 VOLUME_ID_PATTERN = re.compile(r"^vol-[0-9a-f]{8}([0-9a-f]{9})?$")
 
@@ -35,20 +32,15 @@ def summarize_volume(volume):
 
 def select_volumes(ec2, volume_ids=None, filters=None):
     """Volumes by explicit id (an unknown id is an error) or by DescribeVolumes filters."""
-    params = {}
     if volume_ids:
         bad = [value for value in volume_ids if not VOLUME_ID_PATTERN.match(str(value))]
         if bad:
             raise SelectionError("volume_ids: not a volume id: %s" % ", ".join(repr(value) for value in bad))
-        params["VolumeIds"] = list(volume_ids)
+        with refusal_named("volume_ids", volume_ids, ("InvalidVolume.NotFound",)):
+            volumes = all_pages(ec2.describe_volumes, "Volumes", VolumeIds=list(volume_ids))
     else:
-        params["Filters"] = ansible_dict_to_boto3_filter_list(filters or {})
-    try:
-        volumes = all_pages(ec2.describe_volumes, "Volumes", **params)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "InvalidVolume.NotFound":
-            raise SelectionError("volume_ids: %s" % error.response["Error"]["Message"]) from error
-        raise
+        with refusal_named("filters", filters, REFUSED_FILTER_CODES):
+            volumes = all_pages(ec2.describe_volumes, "Volumes", Filters=filter_list(filters or {}))
     return sorted((summarize_volume(v) for v in volumes), key=lambda v: v["volume_id"])
 
 

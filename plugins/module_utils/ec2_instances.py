@@ -6,23 +6,17 @@
 
 import re
 
-try:
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
 
 INSTANCE_ID_PATTERN = re.compile(r"^i-[0-9a-f]{8}([0-9a-f]{9})?$")
 # An instance that is going away has nothing left worth backing up.
 GONE_STATES = ("shutting-down", "terminated")
-
-
-class SelectionError(Exception):
-    """The selection names something that does not exist or is not an instance id."""
 
 
 def validate_instance_ids(instance_ids):
@@ -45,18 +39,13 @@ def summarize_instance(instance):
 
 def select_instances(ec2, instance_ids=None, filters=None):
     """(live instances, ids of gone instances) for explicit ids or for DescribeInstances filters."""
-    params = {}
     if instance_ids:
         validate_instance_ids(instance_ids)
-        params["InstanceIds"] = list(instance_ids)
+        with refusal_named("instance_ids", instance_ids, ("InvalidInstanceID.NotFound",)):
+            reservations = all_pages(ec2.describe_instances, "Reservations", InstanceIds=list(instance_ids))
     else:
-        params["Filters"] = ansible_dict_to_boto3_filter_list(filters or {})
-    try:
-        reservations = all_pages(ec2.describe_instances, "Reservations", **params)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
-            raise SelectionError("instance_ids: %s" % error.response["Error"]["Message"]) from error
-        raise
+        with refusal_named("filters", filters, REFUSED_FILTER_CODES):
+            reservations = all_pages(ec2.describe_instances, "Reservations", Filters=filter_list(filters or {}))
     instances = [summarize_instance(i) for reservation in reservations for i in reservation["Instances"]]
     live = [i for i in instances if i["state"] not in GONE_STATES]
     gone = [i["instance_id"] for i in instances if i["state"] in GONE_STATES]

@@ -28,12 +28,10 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
-from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
-from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
@@ -45,6 +43,10 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOUR
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import POLL_DELAYS
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
@@ -143,7 +145,8 @@ def select_sources(ec2, snapshot_ids, filters, only_latest):
             raise SelectionError("snapshot_ids: not found among this account's snapshots: %s" % ", ".join(missing))
         snapshots = [found[snapshot_id] for snapshot_id in dict.fromkeys(snapshot_ids)]
     else:
-        snapshots = ebs_snapshots.describe_snapshots(ec2, ansible_dict_to_boto3_filter_list(filters))
+        with refusal_named("filters", filters, REFUSED_FILTER_CODES):
+            snapshots = ebs_snapshots.describe_snapshots(ec2, filter_list(filters))
     skipped = [(s, "state %s: only completed snapshots are copied" % s["state"]) for s in snapshots if s["state"] != "completed"]
     completed = [s for s in snapshots if s["state"] == "completed"]
     if not only_latest:

@@ -37,6 +37,8 @@ options:
       - EC2 DescribeInstances filters selecting the instances, for example C(tag:Backup) set to C(daily).
       - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html) for the names.
       - A selection that matches no instance is not an error; the task reports no change and warns.
+      - Each value is a string or a list of strings (numbers and booleans are sent as strings). A filter name or value
+        that EC2 refuses fails the task, naming the filter, before anything is changed.
     type: dict
   name:
     description:
@@ -220,7 +222,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import Rotation
 from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import RotationOptions
-from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_description_template
@@ -228,6 +229,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import v
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 
 
 def argument_spec():
@@ -243,19 +245,10 @@ def argument_spec():
     return spec
 
 
-def validate_filters(filters):
-    """DescribeInstances takes a string or a list of strings per filter name."""
-    for name, value in (filters or {}).items():
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in values):
-            raise ValueError("filters: the value of %r must be a string or a list of strings, got %r" % (name, value))
-
-
 def options_from_params(params):
     """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
     validate_name_template(params["name"])
     validate_description_template(params["description"])
-    validate_filters(params["filters"])
     return RotationOptions(
         name_template=params["name"],
         description=params["description"],
@@ -294,13 +287,6 @@ def main():
 
     try:
         instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
-    except SelectionError as error:
-        module.fail_json(msg=str(error))
-    except (BotoCoreError, ClientError) as error:
-        # AWS names the bad filter; say which option it came from.
-        selection = ("instance_ids", module.params["instance_ids"]) if module.params["instance_ids"] else ("filters", module.params["filters"])
-        module.fail_json_aws(error, msg="%s: DescribeInstances refused %r" % selection)
-    try:
         if gone:
             module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
         if not instances:

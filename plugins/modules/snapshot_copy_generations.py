@@ -45,6 +45,8 @@ options:
       - EC2 DescribeSnapshots filters selecting the source snapshots of this account, for example C(tag:cloudops:policy)
         set to C(daily).
       - A selection that matches nothing is not an error; the task reports no change and warns.
+      - Each value is a string or a list of strings (numbers and booleans are sent as strings). A filter name or value
+        that EC2 refuses fails the task, naming the filter, before anything is changed.
     type: dict
   only_latest:
     description:
@@ -237,10 +239,10 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import AWS_COPIES_IN_FLIGHT
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import DEFAULT_POLICY

@@ -35,6 +35,8 @@ options:
     description:
       - EC2 DescribeVolumes filters selecting the volumes, for example C(tag:Backup) set to C(daily).
       - A selection that matches no volume is not an error; the task reports no change and warns.
+      - Each value is a string or a list of strings (numbers and booleans are sent as strings). A filter name or value
+        that EC2 refuses fails the task, naming the filter, before anything is changed.
     type: dict
   instance_ids:
     description:
@@ -179,10 +181,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_instance_volume_sets
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
-from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotation
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotationOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import instance_job

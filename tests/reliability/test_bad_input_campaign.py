@@ -24,6 +24,7 @@ BASE = {"filters": {"tag:Role": "web"}, "policy": "daily", "retention": {"keep_l
 MUTATING_PREFIXES = ("Create", "Delete", "Deregister", "Register", "Copy", "Modify", "Run", "Terminate", "Start", "Stop",
                      "Send", "Cancel")
 LONG = "x" * 300
+UNKNOWN_FILTER = "no-such-filter"
 
 # (case id, the options changed from BASE (None removes one), words the error message must hold)
 CASES = [
@@ -34,7 +35,7 @@ CASES = [
     ("instance_ids and filters", {"instance_ids": ["i-0123456789abcdef0"]}, ["instance_ids", "filters"]),
     ("neither instance_ids nor filters", {"filters": None}, ["instance_ids", "filters"]),
     ("filters not a dict", {"filters": "not a dict"}, ["filters"]),
-    ("filters unknown name", {"filters": {"no-such-filter": "x"}}, ["filters", "no-such-filter"]),
+    ("filters unknown name", {"filters": {UNKNOWN_FILTER: "x"}}, ["filters", UNKNOWN_FILTER]),
     ("filters empty dict of a bad type", {"filters": {"tag:Role": [["web"]]}}, ["filters", "tag:Role"]),
     ("filters nested value", {"filters": {"tag:Role": {"deep": 1}}}, ["filters", "tag:Role"]),
     ("policy empty", {"policy": ""}, ["policy"]),
@@ -88,6 +89,12 @@ def task_args(change):
     return {key: value for key, value in args.items() if value is not None}
 
 
+def refused_filter(action):
+    """A fault rule: moto answers a filter it does not know with an HTTP 500; AWS answers this (EC2 API errors page)."""
+    return {"action": action, "code": "InvalidParameterValue", "match": UNKNOWN_FILTER, "count": None,
+            "message": "The filter '%s' is invalid" % UNKNOWN_FILTER}
+
+
 def run_campaign(sim, module, tasks):
     """Runs (name, args) tasks of module in one playbook: {name: task result} and the mutating calls made."""
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
@@ -111,9 +118,7 @@ def campaign(simulator_server):
     sim = simulator_server
     sim.reset()
     sim.seed(FLEET)
-    # moto answers a filter it does not know with an HTTP 500; AWS answers this (EC2 API errors page).
-    sim.add_fault(action="DescribeInstances", code="InvalidParameterValue", match="no-such-filter", count=None,
-                  message="The filter 'no-such-filter' is invalid")
+    sim.add_fault(**refused_filter("DescribeInstances"))
     sim.clear_log()
     results, mutating = run_campaign(sim, "cloudops.aws.ami_rotate", [(case, task_args(change)) for case, change, _words in CASES])
     sim.clear_faults()

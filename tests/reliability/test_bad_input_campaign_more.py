@@ -9,12 +9,22 @@ mutating API call (from the simulator's request log).
 import pytest
 
 from test_bad_input_campaign import LONG
+from test_bad_input_campaign import UNKNOWN_FILTER
+from test_bad_input_campaign import refused_filter
 from test_bad_input_campaign import run_campaign
 
 VOLUME = "vol-0123456789abcdef0"
 INSTANCE = "i-0123456789abcdef0"
 SNAPSHOT = "snap-0123456789abcdef0"
 KEEP_2 = {"keep_last": 2}
+
+# Filter values botocore cannot send, refused before any call; an unknown filter name, refused by EC2.
+FILTER_CASES = [
+    ("filters unknown name", {"filters": {UNKNOWN_FILTER: "x"}}, ["filters", UNKNOWN_FILTER]),
+    ("filters nested value", {"filters": {"tag:Backup": {"deep": 1}}}, ["filters", "tag:Backup"]),
+    ("filters list of lists", {"filters": {"tag:Backup": [["daily"]]}}, ["filters", "tag:Backup"]),
+    ("filters null value", {"filters": {"tag:Backup": None}}, ["filters", "tag:Backup"]),
+]
 
 # Retention (the cloudops.aws.rotation fragment) is shared by snapshot_rotate and snapshot_copy_generations.
 RETENTION_CASES = [
@@ -49,7 +59,8 @@ SNAPSHOT_ROTATE = {
             {"device": "/dev/xvda", "size": 8}, {"device": "/dev/sdf", "size": 100, "tags": {"Backup": "daily"}}]},
         {"name": "web-1", "tags": {"Role": "web"}, "volumes": [{"device": "/dev/xvda", "size": 8, "tags": {"Backup": "daily"}}]}]},
     "base": {"filters": {"tag:Backup": "daily"}, "policy": "daily", "retention": KEEP_2},
-    "cases": RETENTION_CASES + [
+    "faults": [refused_filter("DescribeVolumes")],
+    "cases": RETENTION_CASES + FILTER_CASES + [
         ("volume_ids dict", {"volume_ids": {"a": 1}, "filters": None}, ["volume_ids"]),
         ("volume_ids unknown", {"volume_ids": [VOLUME], "filters": None}, ["volume_ids", VOLUME]),
         ("volume_ids not an id", {"volume_ids": ["data-disk"], "filters": None}, ["volume_ids", "data-disk"]),
@@ -75,7 +86,8 @@ SNAPSHOT_COPY = {
     "fleet": {"region": "us-east-1", "instances": [{"name": "db-1", "volumes": [{"device": "/dev/xvda", "size": 8}]}]},
     "base": {"source_region": "us-east-1", "region": "us-west-2", "filters": {"tag:cloudops:policy": "daily"},
              "policy": "daily", "retention": KEEP_2},
-    "cases": RETENTION_CASES + [
+    "faults": [refused_filter("DescribeSnapshots")],
+    "cases": RETENTION_CASES + FILTER_CASES + [
         ("source_region same as region", {"source_region": "us-west-2"}, ["source_region", "us-west-2"]),
         ("snapshot_ids dict", {"snapshot_ids": {"a": 1}, "filters": None}, ["snapshot_ids"]),
         ("snapshot_ids unknown", {"snapshot_ids": [SNAPSHOT], "filters": None}, ["snapshot_ids", SNAPSHOT]),
@@ -191,8 +203,11 @@ def campaigns(simulator_server):
     for module, spec in MODULES.items():
         sim.reset()
         sim.seed(spec["fleet"])
+        for fault in spec.get("faults", []):
+            sim.add_fault(**fault)
         sim.clear_log()
         outcome[module] = run_campaign(sim, module, [(case, task_args(spec["base"], change)) for case, change, _words in spec["cases"]])
+        sim.clear_faults()
     return outcome
 
 

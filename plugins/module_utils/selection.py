@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the selecting modules share: the error for a bad selection, and their `filters` option.
+
+ami_rotate (DescribeInstances), snapshot_rotate (DescribeVolumes) and snapshot_copy_generations
+(DescribeSnapshots) pass `filters` or explicit ids through to EC2. A filter value botocore cannot
+send is refused here, before any call; a filter name or an id EC2 does not take is refused by EC2,
+and the error says which option gave it.
+"""
+
+import contextlib
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
+
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
+
+# EC2's answers to filters it cannot apply: an unknown name, a malformed value, too many values.
+REFUSED_FILTER_CODES = ("InvalidFilter", "InvalidParameterValue", "FilterLimitExceeded")
+
+
+class SelectionError(Exception):
+    """The selection names something that does not exist or is not an id, or filters EC2 cannot apply."""
+
+
+def filter_list(filters):
+    """Describe* Filters from the `filters` option; SelectionError for a value that is not a string or a list of them."""
+    values_by_name = {}
+    for name, value in filters.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, (str, int, float)) for item in values):
+            raise SelectionError("filters: the value of %r must be a string or a list of strings, got %r" % (name, value))
+        # EC2 takes strings only; YAML turns `size: 100` and `encrypted: true` into a number and a bool.
+        values_by_name[name] = [str(item).lower() if isinstance(item, bool) else str(item) for item in values]
+    return ansible_dict_to_boto3_filter_list(values_by_name)
+
+
+@contextlib.contextmanager
+def refusal_named(option, value, codes):
+    """Around a describe call made with what `option` gave: EC2 refusing it (an error code in `codes`) becomes a
+    SelectionError naming the option and the value, rather than an AWS error the user has to trace back."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in codes:
+            raise
+        raise SelectionError("%s: %s refused %r: %s" % (option, error.operation_name, value, error.response["Error"].get("Message", ""))) from error
