@@ -42,6 +42,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOUR
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_SNAPSHOT_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
+from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
@@ -222,7 +223,9 @@ class SnapshotCopies:
         return groups
 
     def _copies(self):
-        copies = describe_copies(self.ec2, self.options.source_region)
+        # run() and preview() begin here, in the destination Region (the option `region`).
+        with region_reached("region", self.options.destination_region):
+            copies = describe_copies(self.ec2, self.options.source_region)
         if self.copies_before is None:
             self.copies_before = copies
         return copies

@@ -32,6 +32,8 @@ options:
   source_region:
     description:
       - The Region of the source snapshots. I(region) is the destination, as in C(community.aws.ec2_snapshot_copy).
+      - I(source_region) and I(region) must be shaped like Region names (C(eu-west-1), C(us-gov-west-1)); this is checked
+        before any call. A well-formed name in which AWS does not answer fails the task naming the option.
     type: str
     required: true
   snapshot_ids:
@@ -240,6 +242,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
+from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
+from ansible_collections.cloudops.aws.plugins.module_utils.regions import validate_region
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
@@ -273,6 +277,8 @@ def options_from_params(params, destination_region):
     """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
     if not destination_region:
         raise ValueError("region: the destination Region is required")
+    validate_region("source_region", params["source_region"])
+    validate_region("region", destination_region)
     if destination_region == params["source_region"] and not params["destination_role_arn"]:
         raise ValueError("region: the destination %s is source_region too; copies in the sources' own Region and account would be counted "
                          "as generations by snapshot_rotate there, so give another region, or destination_role_arn" % destination_region)
@@ -326,16 +332,21 @@ def main():
         destination_credentials = {}
         if module.params["destination_role_arn"]:
             sts = module.client("sts", retry_decorator=retry)
-            if caller_account(sts) == options.destination_account:
-                options = options._replace(destination_account=None)
-            destination_credentials = assumed_role_credentials(sts, module.params["destination_role_arn"])
+            # STS is called in the destination Region, before anything else is.
+            with region_reached("region", options.destination_region):
+                if caller_account(sts) == options.destination_account:
+                    options = options._replace(destination_account=None)
+                destination_credentials = assumed_role_credentials(sts, module.params["destination_role_arn"])
+    except ValueError as error:
+        module.fail_json(msg=str(error))
     except (BotoCoreError, ClientError) as error:
         module.fail_json_aws(error, msg="could not assume destination_role_arn %s" % module.params["destination_role_arn"])
     destination_ec2 = module.client("ec2", retry_decorator=retry, **destination_credentials)
     copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, options)
 
     try:
-        sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
+        with region_reached("source_region", options.source_region):
+            sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
         for source, reason in not_copied:
             copies.skip(source, reason)
         if not sources:

@@ -429,6 +429,18 @@ def test_a_copy_into_the_source_region_and_account_is_refused_before_any_call(ru
     assert result["failed"] and result["msg"].startswith("region:") and not sim.calls()
 
 
+@pytest.mark.parametrize("extra", [{}, {"destination_role_arn": DR_ROLE}], ids=["same account", "cross account"])
+def test_a_destination_region_that_does_not_answer_is_named_and_nothing_is_done(run_task, sim, ec2, volumes, extra):
+    source = backup(ec2, volumes[0], 20)
+    settle(ec2, [source])
+    sim.clear_log()
+
+    result = copy_task(run_task, region="eu-west-9", **extra)
+
+    assert result["failed"] and result["msg"].startswith("region: no answer from AWS in 'eu-west-9'")
+    assert not mutating_calls(sim)
+
+
 def test_cross_account_rerun_changes_nothing(run_task, sim, ec2, volumes):
     sources = [backup(ec2, volume, 20) for volume in volumes]
     settle(ec2, sources)

@@ -89,6 +89,12 @@ SNAPSHOT_COPY = {
     "faults": [refused_filter("DescribeSnapshots")],
     "cases": RETENTION_CASES + FILTER_CASES + [
         ("source_region same as region", {"source_region": "us-west-2"}, ["source_region", "us-west-2"]),
+        ("source_region without a number", {"source_region": "us-east"}, ["source_region", "us-east"]),
+        ("source_region upper case", {"source_region": "US_EAST_1"}, ["source_region", "US_EAST_1"]),
+        ("source_region trailing letter", {"source_region": "eu-west-9x"}, ["source_region", "eu-west-9x"]),
+        ("source_region unknown", {"source_region": "eu-west-9"}, ["source_region", "eu-west-9"]),
+        ("region without a number", {"region": "us-west"}, ["region", "us-west"]),
+        ("region upper case", {"region": "US_WEST_2"}, ["region", "US_WEST_2"]),
         ("snapshot_ids dict", {"snapshot_ids": {"a": 1}, "filters": None}, ["snapshot_ids"]),
         ("snapshot_ids unknown", {"snapshot_ids": [SNAPSHOT], "filters": None}, ["snapshot_ids", SNAPSHOT]),
         ("snapshot_ids not an id", {"snapshot_ids": ["nightly"], "filters": None}, ["snapshot_ids", "nightly"]),
