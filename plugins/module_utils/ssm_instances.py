@@ -70,9 +70,10 @@ def _ssm_filters(targets):
 
 
 class Selection:
-    """The instances a run selects: online (will run), offline and unmanaged (will not)."""
+    """The instances a run selects through `option`: online (will run), offline and unmanaged (will not)."""
 
-    def __init__(self, online, offline, unmanaged, resolvable=True):
+    def __init__(self, option, online, offline, unmanaged, resolvable=True):
+        self.option = option
         self.online = sorted(online)
         self.offline = sorted(offline)
         self.unmanaged = sorted(unmanaged)
@@ -81,7 +82,7 @@ class Selection:
     def not_ready(self):
         """[{instance_id, reason}] for every selected instance SSM cannot run the command on now."""
         return sorted(
-            [{"instance_id": i, "reason": "not managed by SSM (no agent registered for it)"} for i in self.unmanaged]
+            [{"instance_id": i, "reason": "not managed by SSM (no such instance, or no agent registered for it)"} for i in self.unmanaged]
             + [{"instance_id": i, "reason": "SSM agent offline (PingStatus %s)" % status} for i, status in self.offline],
             key=lambda item: item["instance_id"],
         )
@@ -96,18 +97,26 @@ def select_by_ids(ssm, instance_ids):
     online = [i for i in instance_ids if i in nodes and nodes[i]["ping_status"] == ONLINE]
     offline = [(i, nodes[i]["ping_status"]) for i in instance_ids if i in nodes and nodes[i]["ping_status"] != ONLINE]
     unmanaged = [i for i in instance_ids if i not in nodes]
-    return Selection(online, offline, unmanaged)
+    return Selection("instance_ids", online, offline, unmanaged)
 
 
 def select_by_targets(ssm, ec2, targets):
-    """What SendCommand Targets would reach; resource group targets are resolved by SSM only."""
+    """What SendCommand Targets would reach; resource group targets are resolved by SSM only.
+
+    Targets resolve to the managed nodes that match, so SSM passes over an id in an InstanceIds target that
+    it does not manage, without an error. That id was named to run the command, as with instance_ids, so it
+    counts as unmanaged: the run is refused, or it is skipped and reported (skip_unmanaged).
+    """
+    named = [i for target in targets if target["Key"] == "InstanceIds" for i in target["Values"]]
+    known = nodes_by_id(ssm, named) if named else {}
+    unknown = {i for i in named if i not in known}
     ssm_filters, ec2_filters = _ssm_filters(targets), _ec2_filters(targets)
     if ssm_filters is None or ec2_filters is None:
-        return Selection([], [], [], resolvable=False)
+        return Selection("targets", [], [], unknown, resolvable=False)
     nodes = describe_nodes(ssm, ssm_filters)
     reservations = all_pages(ec2.describe_instances, "Reservations", Filters=ec2_filters)
     instance_ids = {i["InstanceId"] for r in reservations for i in r["Instances"] if i["State"]["Name"] not in GONE_STATES}
     online = [i for i, node in nodes.items() if node["ping_status"] == ONLINE]
     offline = [(i, node["ping_status"]) for i, node in nodes.items() if node["ping_status"] != ONLINE]
-    unmanaged = [i for i in instance_ids if i not in nodes]
-    return Selection(online, offline, unmanaged)
+    unmanaged = {i for i in instance_ids if i not in nodes} | unknown
+    return Selection("targets", online, offline, unmanaged)

@@ -68,8 +68,8 @@ class RunCommand:
         if not selection.resolvable:
             self.warnings.append("targets with resource groups are resolved by SSM only; instances could not be checked before sending")
         if not_ready and not self.options["skip_unmanaged"] and strict:
-            raise NotReady("%d selected instance(s) cannot run the command, nothing was sent (set skip_unmanaged to run on the others): %s"
-                           % (len(not_ready), "; ".join("%s: %s" % (item["instance_id"], item["reason"]) for item in not_ready)))
+            raise NotReady("%s: %d selected instance(s) cannot run the command, nothing was sent (set skip_unmanaged to run on the others): %s"
+                           % (selection.option, len(not_ready), "; ".join("%s: %s" % (item["instance_id"], item["reason"]) for item in not_ready)))
         self.result["instances_skipped"] = not_ready
         if not_ready and not self.options["skip_unmanaged"]:
             self.warnings.append("a real run would fail before sending: %d selected instance(s) are not managed or offline "

@@ -45,6 +45,9 @@ options:
         At most 5. I(max_concurrency) and I(max_errors) apply to the whole selection.
       - Keys C(tag:<name>), C(tag-key) and C(InstanceIds) are checked before sending. Resource group keys are passed
         through, but their instances cannot be checked before sending.
+      - An id in an C(InstanceIds) target that SSM does not manage (or that does not exist) is treated as with
+        I(instance_ids), although SSM itself would pass over it in silence; the task fails naming it, with nothing
+        sent, or with I(skip_unmanaged) it is listed in RV(instances_skipped).
     type: list
     elements: dict
     suboptions:

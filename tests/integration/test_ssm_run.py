@@ -306,6 +306,43 @@ def test_targets_matching_nothing_send_nothing_and_warn(run_task, sim):
     assert not actions(sim, "SendCommand")
 
 
+GONE = "i-0123456789abcdef0"
+
+
+def test_an_unknown_id_in_an_instance_ids_target_fails_before_anything_is_sent(run_task, sim):
+    ids = sorted(sim.seed(fleet_of(2))["instances"].values())
+    sim.clear_log()
+
+    result = ssm_run(run_task, targets=[{"key": "InstanceIds", "values": ids + [GONE]}], commands=["touch deployed"])
+
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith("targets:") and GONE in result["msg"]
+    assert not any(instance_id in result["msg"] for instance_id in ids)
+    assert not actions(sim, "SendCommand")
+
+
+def test_an_unknown_id_in_an_instance_ids_target_is_skipped_and_reported_with_skip_unmanaged(run_task, sim):
+    ids = sorted(sim.seed(fleet_of(2))["instances"].values())
+    sim.clear_log()
+
+    result = ssm_run(run_task, targets=[{"key": "InstanceIds", "values": ids + [GONE]}], commands=["echo hi"], skip_unmanaged=True)
+
+    assert not result.get("failed"), result.get("msg")
+    assert sorted(by_instance(result)) == ids
+    assert [item["instance_id"] for item in result["instances_skipped"]] == [GONE]
+    assert "not managed" in result["instances_skipped"][0]["reason"]
+
+
+def test_an_id_left_out_by_another_target_is_not_reported(run_task, sim):
+    web = sorted(sim.seed(fleet_of(1))["instances"].values())
+    db = sorted(sim.seed(fleet_of(1, role="db"))["instances"].values())
+
+    result = ssm_run(run_task, targets=[{"key": "InstanceIds", "values": web + db}] + WEB, commands=["echo hi"])
+
+    assert not result.get("failed"), result.get("msg")
+    assert sorted(by_instance(result)) == web and result["instances_skipped"] == []
+
+
 def test_a_lost_send_command_answer_is_found_again_not_run_twice(run_task, sim):
     ids = sorted(sim.seed(fleet_of(2))["instances"].values())
     # SSM runs the command, the answer is lost: a second SendCommand would run it again.

@@ -142,6 +142,8 @@ SSM_RUN = {
     "cases": [
         ("instance_ids dict", {"instance_ids": {"a": 1}, "targets": None}, ["instance_ids"]),
         ("instance_ids not an id", {"instance_ids": ["web-1"], "targets": None}, ["instance_ids", "web-1"]),
+        ("instance_ids unknown", {"instance_ids": [INSTANCE], "targets": None}, ["instance_ids", INSTANCE]),
+        ("targets InstanceIds unknown", {"targets": [{"key": "InstanceIds", "values": [INSTANCE]}]}, ["targets", INSTANCE]),
         ("instance_ids and targets", {"instance_ids": [INSTANCE]}, ["instance_ids", "targets"]),
         ("neither instance_ids nor targets", {"targets": None}, ["instance_ids", "targets"]),
         ("targets not a list", {"targets": "tag:Role=web"}, ["targets"]),
