@@ -4,15 +4,15 @@ Each campaign module has WORLD (its campaign_core.World subclass) and SCENARIOS.
 """
 
 import ami_campaign
+import copy_campaign
 import orphan_campaign
 import snapshot_campaign
-import copy_campaign
 import ssm_campaign
 
 CAMPAIGNS = {
     "ami_rotate": ami_campaign,
-    "orphan_snapshot_cleanup": orphan_campaign,
     "snapshot_rotate": snapshot_campaign,
     "snapshot_copy_generations": copy_campaign,
+    "orphan_snapshot_cleanup": orphan_campaign,
     "ssm_run": ssm_campaign,
 }
