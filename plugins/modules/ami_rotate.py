@@ -211,12 +211,6 @@ failures:
 
 import datetime
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -226,10 +220,10 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import 
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_description_template
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 
 
 def argument_spec():
@@ -285,7 +279,7 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     rotation = Rotation(ec2, autoscaling, options, now)
 
-    try:
+    with ending_on_errors(module, "ami_rotate", rotation):
         instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
         if gone:
             module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
@@ -293,13 +287,6 @@ def main():
             module.warn("no instance matches the selection; nothing to back up")
             module.exit_json(changed=False, **rotation.result)
         result = rotation.preview(instances) if module.check_mode else rotation.run(instances)
-    except (SelectionError, ValueError) as error:
-        module.fail_json(msg=str(error))
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="ami_rotate could not complete", **rotation.result)
-
-    for warning in rotation.warnings:
-        module.warn(warning)
     changed = bool(result["images_created"] or result["images_deregistered"] or result["snapshots_deleted"])
     selected = {i["instance_id"] for i in instances}
     before = [image for image in rotation.images_before or [] if image["instance_id"] in selected]

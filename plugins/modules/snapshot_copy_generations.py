@@ -241,12 +241,12 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import validate_region
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import AWS_COPIES_IN_FLIGHT
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import DEFAULT_POLICY
@@ -344,7 +344,7 @@ def main():
     destination_ec2 = module.client("ec2", retry_decorator=retry, **destination_credentials)
     copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, options)
 
-    try:
+    with ending_on_errors(module, "snapshot_copy_generations", copies):
         with region_reached("source_region", options.source_region):
             sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
         for source, reason in not_copied:
@@ -353,13 +353,6 @@ def main():
             module.warn("no completed snapshot matches the selection in %s; nothing to copy" % options.source_region)
             module.exit_json(changed=False, **copies.result)
         result = copies.preview(sources) if module.check_mode else copies.run(sources)
-    except (SelectionError, ValueError) as error:
-        module.fail_json(msg=str(error))
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="snapshot_copy_generations could not complete", **copies.result)
-
-    for warning in copies.warnings:
-        module.warn(warning)
     changed = bool(result["copies_started"] or result["copies_deleted"] or result["sources_unshared"])
     extra = {"diff": diff_of(copies.copies_before or [], result)} if module._diff else {}
     exit_with_failures(module, "snapshot_copy_generations", "source_snapshot_id", dict(result, changed=changed, **extra))

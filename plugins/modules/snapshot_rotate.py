@@ -170,21 +170,15 @@ failures:
 
 import datetime
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_instance_volume_sets
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotation
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotationOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import instance_job
@@ -260,7 +254,7 @@ def main():
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
     rotation = SnapshotRotation(ec2, options, datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
-    try:
+    with ending_on_errors(module, "snapshot_rotate", rotation):
         jobs, warnings = select_jobs(ec2, module.params)
         for warning in warnings:
             module.warn(warning)
@@ -268,13 +262,6 @@ def main():
             module.warn("no volume matches the selection; nothing to snapshot")
             module.exit_json(changed=False, **rotation.result)
         result = rotation.preview(jobs) if module.check_mode else rotation.run(jobs)
-    except (SelectionError, ValueError) as error:
-        module.fail_json(msg=str(error))
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="snapshot_rotate could not complete", **rotation.result)
-
-    for warning in rotation.warnings:
-        module.warn(warning)
     changed = bool(result["snapshots_created"] or result["snapshots_deleted"])
     volume_ids = {v["volume_id"] for job in jobs for v in job["volumes"]}
     extra = {"diff": diff_of(rotation.snapshots_before or [], volume_ids, result)} if module._diff else {}
