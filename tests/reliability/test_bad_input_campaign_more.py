@@ -177,7 +177,7 @@ SSM_RUN = {
                                                                       "notification_type": "Email"}},
          ["notification_type", "Email"]),
         ("notification_config topic not an ARN", {"service_role_arn": "arn:aws:iam::123456789012:role/ssm-notify",
-                                                   "notification_config": {"notification_arn": "ops-alerts"}},
+                                                  "notification_config": {"notification_arn": "ops-alerts"}},
          ["notification_arn", "ops-alerts"]),
         ("service_role_arn not an ARN", {"service_role_arn": "ssm-notify"}, ["service_role_arn", "ssm-notify"]),
         ("comment too long", {"comment": "c" * 101}, ["comment", "101"]),

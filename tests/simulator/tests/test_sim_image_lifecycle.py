@@ -128,7 +128,8 @@ def test_a_completed_snapshot_cannot_be_made_to_fail(sim, ec2, instance):
 
 def test_snapshots_can_be_made_to_look_old(sim, ec2, instance):
     volume_id = ec2.describe_volumes()["Volumes"][0]["VolumeId"]
-    old, young = (ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"] for _ in range(2))
+    old = ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]
+    young = ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]
 
     sim.age_snapshots([old], 2 * 86400)
 
