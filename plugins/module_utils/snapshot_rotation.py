@@ -13,6 +13,7 @@ failed in this run is not pruned (DESIGN.md, safety rule 5).
 """
 
 import collections
+import re
 import uuid
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
@@ -36,6 +37,8 @@ SnapshotRotationOptions = collections.namedtuple(
 )
 
 PLANNED_SNAPSHOT_ID = "(new)"
+# The end of every description this module writes (_description): the run that made the snapshot.
+RUN_MARK = re.compile(r"\[run ([0-9a-f]{12})\]$")
 
 
 def volume_job(volume):
@@ -164,12 +167,30 @@ class SnapshotRotation:
     # -- plan and delete -----------------------------------------------------------------------
 
     def _retried_twins(self, groups, created):
-        """This run's extra snapshots of a volume: made by a CreateSnapshot retried after AWS had acted."""
+        """Extra snapshots of a volume made by a CreateSnapshot retried after AWS had acted, in this run or an earlier one.
+
+        Run marks are unique per run, so snapshots of one volume with one mark are one backup. This
+        run keeps the snapshot AWS answered with. Of a killed run's twins every run keeps the same
+        one, the oldest then the lowest id, and deletes the others only once that one is completed.
+        """
         ours = {snapshot["source_volume"]: snapshot_id for snapshot_id, snapshot in created.items()}
-        mark = "[run %s]" % self.run_mark
-        return [(s, "duplicate of %s made by a retried request" % ours[volume_id])
-                for volume_id, group in groups.items() if volume_id in ours
-                for s in group if s["description"].endswith(mark) and s["snapshot_id"] != ours[volume_id] and s["snapshot_id"] not in created]
+        twins = []
+        for volume_id, group in sorted(groups.items()):
+            by_mark = collections.defaultdict(list)
+            for snapshot in group:
+                mark = RUN_MARK.search(snapshot["description"])
+                if mark:
+                    by_mark[mark.group(1)].append(snapshot)
+            for mark, same_run in sorted(by_mark.items()):
+                if mark == self.run_mark and volume_id in ours:
+                    kept = ours[volume_id]
+                else:
+                    first = min(same_run, key=lambda snapshot: (snapshot["created_at"], snapshot["snapshot_id"]))
+                    if first["state"] != "completed":
+                        continue
+                    kept = first["snapshot_id"]
+                twins += [(snapshot, "duplicate of %s made by a retried request" % kept) for snapshot in same_run if snapshot["snapshot_id"] != kept]
+        return twins
 
     def _settle_overlaps(self, groups, created):
         """(groups to plan, own snapshots to delete) once snapshots of overlapping runs are settled (settle_overlaps)."""

@@ -142,6 +142,23 @@ def test_retried_create_leaves_no_twin(run_task, ec2, fleet, sim):
     assert any("retried request" in s["reason"] for s in result["snapshots_deleted"])
 
 
+def test_twins_left_by_a_killed_run_are_one_generation(run_task, ec2, fleet):
+    # What a run killed after a lost CreateSnapshot answer leaves: two snapshots of one volume, one run mark.
+    volume = fleet["volumes"]["web-1"][0]
+    tags = [{"Key": "cloudops:managed-by", "Value": "cloudops.aws"}, {"Key": "cloudops:policy", "Value": "daily"},
+            {"Key": "cloudops:source-volume", "Value": volume}, {"Key": "cloudops:created-at", "Value": "2026-11-20T03:00:00Z"}]
+    twins = sorted(ec2.create_snapshot(VolumeId=volume, Description="cloudops.aws daily snapshot of %s [run 0123456789ab]" % volume,
+                                       TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])["SnapshotId"] for _twin in "ab")
+
+    result = rotate(run_task, volume_ids=[volume], retention={"keep_last": 3})
+
+    assert not result.get("failed"), result.get("msg")
+    remaining = {s["SnapshotId"] for s in managed_snapshots(ec2, "daily", volume)}
+    # The lowest id of the killed run's pair stays, as its one generation, next to this run's snapshot.
+    assert twins[0] in remaining and twins[1] not in remaining and len(remaining) == 2
+    assert [s["reason"] for s in result["snapshots_deleted"]] == ["duplicate of %s made by a retried request" % twins[0]]
+
+
 def test_one_failing_volume_does_not_stop_the_others_and_is_not_pruned(run_task, ec2, fleet, sim):
     rotate(run_task, retention={"keep_last": 1})
     before = by_volume(ec2)
