@@ -45,7 +45,7 @@ integration: venv collection
 bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
 	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
 
-soak: venv collection  ## the long fault campaign
+soak: venv collection  ## the long fault campaigns of every module (3 rounds, seed from the clock)
 	$(BIN)/python tests/reliability/soak.py
 
 clean:
