@@ -26,6 +26,22 @@ MUTATING_PREFIXES = ("Create", "Delete", "Deregister", "Register", "Copy", "Modi
 LONG = "x" * 300
 UNKNOWN_FILTER = "no-such-filter"
 
+# The retention option (the cloudops.aws.rotation fragment), shared with snapshot_rotate and snapshot_copy_generations.
+RETENTION_RULE_CASES = [
+    ("retention empty", {"retention": {}}, ["retention", "keep_last"]),
+    ("retention unknown rule", {"retention": {"keep_forever": 3}}, ["retention", "keep_forever"]),
+    ("retention keeps nothing", {"retention": {"keep_daily": 0}}, ["retention", "keeps nothing"]),
+    ("keep_last 0", {"retention": {"keep_last": 0}}, ["keep_last", "0"]),
+    ("keep_last negative", {"retention": {"keep_last": -1}}, ["keep_last", "-1"]),
+    ("keep_last not a number", {"retention": {"keep_last": "two"}}, ["keep_last", "two"]),
+    ("keep_daily negative", {"retention": {"keep_daily": -3}}, ["keep_daily", "-3"]),
+    ("keep_within malformed", {"retention": {"keep_within": "abc"}}, ["keep_within", "abc"]),
+    ("keep_within unknown unit", {"retention": {"keep_within": "10x"}}, ["keep_within", "10x"]),
+    ("keep_within negative", {"retention": {"keep_within": "-5d"}}, ["keep_within", "-5d"]),
+    ("keep_within fraction", {"retention": {"keep_within": "1.5d"}}, ["keep_within", "1.5d"]),
+    ("keep_within zero", {"retention": {"keep_within": "0s"}}, ["keep_within", "0s"]),
+]
+
 # (case id, the options changed from BASE (None removes one), words the error message must hold)
 CASES = [
     ("instance_ids dict", {"instance_ids": {"a": 1}, "filters": None}, ["instance_ids"]),
@@ -45,18 +61,7 @@ CASES = [
     # 'int' is not iterable" before the module runs: it fails and changes nothing, but cannot name
     # the option. Kept so that a better answer from ansible-core is noticed.
     ("retention not a dict", {"retention": 5}, ["not iterable"]),
-    ("retention empty", {"retention": {}}, ["retention", "keep_last"]),
-    ("retention unknown rule", {"retention": {"keep_forever": 3}}, ["retention", "keep_forever"]),
-    ("retention keeps nothing", {"retention": {"keep_daily": 0}}, ["retention", "keeps nothing"]),
-    ("keep_last 0", {"retention": {"keep_last": 0}}, ["keep_last", "0"]),
-    ("keep_last negative", {"retention": {"keep_last": -1}}, ["keep_last", "-1"]),
-    ("keep_last not a number", {"retention": {"keep_last": "two"}}, ["keep_last", "two"]),
-    ("keep_daily negative", {"retention": {"keep_daily": -3}}, ["keep_daily", "-3"]),
-    ("keep_within malformed", {"retention": {"keep_within": "abc"}}, ["keep_within", "abc"]),
-    ("keep_within unknown unit", {"retention": {"keep_within": "10x"}}, ["keep_within", "10x"]),
-    ("keep_within negative", {"retention": {"keep_within": "-5d"}}, ["keep_within", "-5d"]),
-    ("keep_within fraction", {"retention": {"keep_within": "1.5d"}}, ["keep_within", "1.5d"]),
-    ("keep_within zero", {"retention": {"keep_within": "0s"}}, ["keep_within", "0s"]),
+    *RETENTION_RULE_CASES,
     ("name unknown placeholder", {"name": "{hostname}-backup"}, ["name", "{hostname}"]),
     ("name unbalanced brace", {"name": "{instance_id-backup"}, ["name", "{instance_id-backup"]),
     ("name too short", {"name": "ab"}, ["name", "'ab'"]),

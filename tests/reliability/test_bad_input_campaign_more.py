@@ -9,6 +9,7 @@ mutating API call (from the simulator's request log).
 import pytest
 
 from test_bad_input_campaign import LONG
+from test_bad_input_campaign import RETENTION_RULE_CASES
 from test_bad_input_campaign import UNKNOWN_FILTER
 from test_bad_input_campaign import refused_filter
 from test_bad_input_campaign import run_campaign
@@ -27,19 +28,7 @@ FILTER_CASES = [
 ]
 
 # Retention (the cloudops.aws.rotation fragment) is shared by snapshot_rotate and snapshot_copy_generations.
-RETENTION_CASES = [
-    ("retention empty", {"retention": {}}, ["retention", "keep_last"]),
-    ("retention unknown rule", {"retention": {"keep_forever": 3}}, ["retention", "keep_forever"]),
-    ("retention keeps nothing", {"retention": {"keep_daily": 0}}, ["retention", "keeps nothing"]),
-    ("keep_last 0", {"retention": {"keep_last": 0}}, ["keep_last", "0"]),
-    ("keep_last negative", {"retention": {"keep_last": -1}}, ["keep_last", "-1"]),
-    ("keep_last not a number", {"retention": {"keep_last": "two"}}, ["keep_last", "two"]),
-    ("keep_weekly negative", {"retention": {"keep_weekly": -3}}, ["keep_weekly", "-3"]),
-    ("keep_within malformed", {"retention": {"keep_within": "abc"}}, ["keep_within", "abc"]),
-    ("keep_within unknown unit", {"retention": {"keep_within": "10x"}}, ["keep_within", "10x"]),
-    ("keep_within negative", {"retention": {"keep_within": "-5d"}}, ["keep_within", "-5d"]),
-    ("keep_within fraction", {"retention": {"keep_within": "1.5d"}}, ["keep_within", "1.5d"]),
-    ("keep_within zero", {"retention": {"keep_within": "0s"}}, ["keep_within", "0s"]),
+RETENTION_CASES = RETENTION_RULE_CASES + [
     ("policy empty", {"policy": ""}, ["policy"]),
     ("policy too long", {"policy": LONG}, ["policy", LONG]),
     ("tags not a dict", {"tags": "not a dict"}, ["tags"]),
