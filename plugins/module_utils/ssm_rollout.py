@@ -24,6 +24,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import out
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import summarize_invocation
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import allowed_failure_count
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import send_requests
+from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_delay
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
 # Commands are often short: look again soon, then settle to a steady pace.
@@ -121,7 +122,7 @@ class RunCommand:
             remaining = deadline - self.clock()
             if not pending or remaining <= 0:
                 return invocations, pending
-            self.sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
+            self.sleep(min(poll_delay(round_number, POLL_DELAYS), remaining))
             round_number += 1
 
     def cancel_skipped(self, invocations):

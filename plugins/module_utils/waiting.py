@@ -11,6 +11,11 @@ import time
 POLL_DELAYS = (2, 4, 8, 15)
 
 
+def poll_delay(round_number, schedule=POLL_DELAYS):
+    """The pause before poll round `round_number` (0 is the first): each step once, then the last for ever."""
+    return schedule[min(round_number, len(schedule) - 1)]
+
+
 def poll_until_settled(describe, id_key, resource_ids, timeout, sleep=time.sleep, clock=time.monotonic):
     """{id: summary} with each resource's last seen state, once none is pending or time is up.
 
@@ -28,6 +33,6 @@ def poll_until_settled(describe, id_key, resource_ids, timeout, sleep=time.sleep
         remaining = deadline - clock()
         if not pending or remaining <= 0:
             break
-        sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
+        sleep(min(poll_delay(round_number), remaining))
         round_number += 1
     return latest
