@@ -6,15 +6,11 @@
 
 import re
 
-try:
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import tolerating
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
@@ -107,8 +103,5 @@ def tag_resource(ec2, resource_id, tags):
 
 def delete_snapshot(ec2, snapshot_id):
     """Delete a snapshot; one already gone counts as done (a retry after a lost answer finds it so)."""
-    try:
+    with tolerating(["InvalidSnapshot.NotFound"]):
         ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "InvalidSnapshot.NotFound":
-            raise
