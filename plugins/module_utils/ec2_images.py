@@ -12,6 +12,8 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_code
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import tolerating
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import CREATED_AT_KEY
@@ -83,7 +85,7 @@ def create_image(ec2, instance_id, name, description, no_reboot, tags):
             ],
         )["ImageId"]
     except ClientError as error:
-        if error.response["Error"]["Code"] != "InvalidAMIName.Duplicate":
+        if error_code(error) != "InvalidAMIName.Duplicate":
             raise
         existing = describe_image_by_name(ec2, name)
         if (existing and existing["managed"] and existing["instance_id"] == instance_id
@@ -108,11 +110,8 @@ def deregister_image(ec2, image_id):
     the image gone: the outcome wanted holds, and failing the instance would only leave its
     snapshots for the next run.
     """
-    try:
+    with tolerating(IMAGE_GONE_CODES):
         ec2.deregister_image(aws_retry=True, ImageId=image_id)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in IMAGE_GONE_CODES:
-            raise
 
 
 def images_using_snapshots(ec2, snapshot_ids):

@@ -14,6 +14,8 @@ import datetime
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_code
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
@@ -88,12 +90,8 @@ def delete_orphans(ec2, to_delete, max_concurrency):
     for outcome in run_bounded(lambda entry: ebs_snapshots.delete_snapshot(ec2, entry["snapshot_id"]), to_delete, max_concurrency):
         if outcome.ok:
             deleted.append(outcome.item)
-        elif _error_code(outcome.error) == IN_USE:
+        elif error_code(outcome.error) == IN_USE:
             kept.append(dict(outcome.item, reason="an image was registered from it during this run (%s)" % IN_USE))
         else:
-            failures.append({"snapshot_id": outcome.item["snapshot_id"], "error": str(outcome.error)})
+            failures.append({"snapshot_id": outcome.item["snapshot_id"], "error": error_text(outcome.error)})
     return deleted, kept, failures
-
-
-def _error_code(error):
-    return getattr(error, "response", {}).get("Error", {}).get("Code")

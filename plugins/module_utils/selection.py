@@ -19,6 +19,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_code
+
 # EC2's answers to filters it cannot apply: an unknown name, a malformed value, too many values.
 REFUSED_FILTER_CODES = ("InvalidFilter", "InvalidParameterValue", "FilterLimitExceeded")
 
@@ -46,6 +48,6 @@ def refusal_named(option, value, codes):
     try:
         yield
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in codes:
+        if error_code(error) not in codes:
             raise
         raise SelectionError("%s: %s refused %r: %s" % (option, error.operation_name, value, error.response["Error"].get("Message", ""))) from error

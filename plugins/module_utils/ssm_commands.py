@@ -14,6 +14,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_code
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import s3_location
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import COMMENT_LIMIT
@@ -110,7 +111,7 @@ def read_s3_text(s3, url):
     try:
         body = s3.get_object(aws_retry=True, Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        if error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
     return body.decode("utf-8", "replace")

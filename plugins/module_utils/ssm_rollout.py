@@ -18,6 +18,7 @@ The sequence, and why:
 import time
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ssm_commands
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import apply_invocation_content
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import count_by_status
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import outcome_of
@@ -158,7 +159,7 @@ class RunCommand:
         finished = [i for i in invocations if outcome_of(i["status"], i["status_details"]) != "running"]
         for outcome in run_bounded(self._complete_output, finished, OUTPUT_READERS):
             if not outcome.ok:
-                self.warnings.append("could not read the whole output of %s: %s" % (outcome.item["instance_id"], outcome.error))
+                self.warnings.append("could not read the whole output of %s: %s" % (outcome.item["instance_id"], error_text(outcome.error)))
 
     # -- the run -----------------------------------------------------------------------------
 
