@@ -5,7 +5,6 @@
 """AWS I/O for Run Command: send, list invocations with their output, read the full text."""
 
 import datetime
-import uuid
 
 try:
     from botocore.exceptions import ClientError
@@ -16,6 +15,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_code
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import s3_location
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import COMMENT_LIMIT
 
@@ -27,10 +27,9 @@ NOT_YET_VISIBLE = "InvocationDoesNotExist"
 
 # SendCommand has no idempotency token: a call whose answer is lost (a 5xx) may have been run
 # by SSM all the same, and sending it again runs the script twice on every instance. So each
-# command carries a run mark in its Comment, and after such an answer it is looked up by that
-# mark before it is sent again. botocore's own retries would resend blindly: the client that
-# sends must be made with SEND_CLIENT_CONFIG, and this module retries instead.
-RUN_MARK_PREFIX = "cloudops-run:"
+# command carries a run mark (run_marks.RunMark) in its Comment, and after such an answer it is
+# looked up by that mark before it is sent again. botocore's own retries would resend blindly:
+# the client that sends must be made with SEND_CLIENT_CONFIG, and this module retries instead.
 SEND_CLIENT_CONFIG = {"retries": {"total_max_attempts": 1}}
 # SSM answers ThrottlingException and InternalServerError; AWSRetry knows the EC2 spellings only.
 send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException", "InternalServerError"])
@@ -38,23 +37,17 @@ send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["Thr
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
-def marked_comment(comment, mark):
-    """The comment with the run mark after it, the comment cut so both fit SSM's 100 characters."""
-    if not comment:
-        return mark
-    return "%s %s" % (comment[:COMMENT_LIMIT - len(mark) - 1], mark)
-
-
 def find_marked_command(ssm, mark, since):
-    """The id of the command whose Comment ends with the run mark, requested since `since`, or None."""
+    """The id of the command whose Comment carries the run mark `mark`, requested since `since`, or None."""
     commands = all_pages(ssm.list_commands, "Commands", Filters=[{"key": "InvokedAfter", "value": since.strftime("%Y-%m-%dT%H:%M:%SZ")}])
-    return next((c["CommandId"] for c in commands if c.get("Comment", "").endswith(mark)), None)
+    return next((c["CommandId"] for c in commands if mark.is_on(c.get("Comment"))), None)
 
 
 def send_command(ssm, request):
-    """The new command's id; the command is sent once, also when an answer is lost (see RUN_MARK_PREFIX)."""
-    mark = RUN_MARK_PREFIX + uuid.uuid4().hex[:16]
-    marked = dict(request, Comment=marked_comment(request.get("Comment"), mark))
+    """The new command's id; the command is sent once, also when an answer is lost (see SEND_CLIENT_CONFIG)."""
+    mark = RunMark()
+    # The comment is cut, not the mark, so that both fit SSM's Comment limit.
+    marked = dict(request, Comment=mark.stamp(request.get("Comment"), limit=COMMENT_LIMIT))
     since = datetime.datetime.now(datetime.timezone.utc) - CLOCK_SKEW
     answers_lost = []
 

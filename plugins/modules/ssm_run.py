@@ -86,7 +86,7 @@ options:
   comment:
     description:
       - A comment shown with the command in the SSM console and API, at most 100 characters.
-      - The module appends a run mark (C(cloudops-run:) and 16 hex digits), cutting the comment to 70 characters if need be, so
+      - The module appends a run mark (C([run <12 hex digits>])), cutting the comment to 81 characters if need be, so
         that a SendCommand whose answer was lost is found again instead of being sent, and run, twice.
     type: str
   max_concurrency:

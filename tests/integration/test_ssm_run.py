@@ -286,7 +286,7 @@ def test_rollout_and_notification_options_reach_send_command(run_task, sim, ssm,
     assert not result.get("failed"), result.get("msg")
     command = ssm.list_commands(CommandId=result["command_ids"][0])["Commands"][0]
     assert (command["TimeoutSeconds"], command["MaxConcurrency"], command["MaxErrors"]) == (120, "5", "2")
-    assert re.fullmatch(r"pass-through cloudops-run:[0-9a-f]{16}", command["Comment"])
+    assert re.fullmatch(r"pass-through \[run [0-9a-f]{12}\]", command["Comment"])
     assert (command["OutputS3BucketName"], command["OutputS3KeyPrefix"], command["ServiceRole"]) == ("ops-output", "p", role)
     assert command["Parameters"] == {"commands": ["echo ok"], "executionTimeout": ["30"]}
     assert command["NotificationConfig"] == {"NotificationArn": topic, "NotificationEvents": ["Failed", "TimedOut"], "NotificationType": "Command"}

@@ -1,12 +1,10 @@
+import re
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import marked_comment
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_command
-
-MARK = "cloudops-run:0123456789abcdef"
 
 
 def error(code, status):
@@ -47,7 +45,7 @@ def test_a_lost_answer_finds_the_command_again_instead_of_sending_it_twice():
 
     assert send_command(ssm, {"DocumentName": "AWS-RunShellScript", "Comment": "deploy"}) == "cmd-0"
     assert ssm.sends == 1 and len(ssm.commands) == 1
-    assert ssm.commands[0]["Comment"].startswith("deploy cloudops-run:")
+    assert re.fullmatch(r"deploy \[run [0-9a-f]{12}\]", ssm.commands[0]["Comment"])
 
 
 def test_a_throttled_send_ran_nothing_and_is_sent_again():
@@ -59,14 +57,18 @@ def test_a_throttled_send_ran_nothing_and_is_sent_again():
 
 def test_another_runs_command_is_not_taken_for_ours():
     ssm = Ssm("lost")
-    ssm.commands.append({"CommandId": "theirs", "Comment": "cloudops-run:ffffffffffffffff"})
+    ssm.commands.append({"CommandId": "theirs", "Comment": "deploy [run ffffffffffff]"})
 
     assert send_command(ssm, {"DocumentName": "AWS-RunShellScript"}) == "cmd-1"
     assert ssm.sends == 1
 
 
 def test_the_mark_always_fits_ssms_100_characters():
-    assert marked_comment(None, MARK) == MARK
-    assert marked_comment("nightly", MARK) == "nightly " + MARK
-    cut = marked_comment("x" * 100, MARK)
-    assert len(cut) == 100 and cut.endswith(" " + MARK)
+    ssm = Ssm()
+
+    send_command(ssm, {"DocumentName": "AWS-RunShellScript", "Comment": "x" * 100})
+    send_command(ssm, {"DocumentName": "AWS-RunShellScript"})
+
+    cut, bare = (command["Comment"] for command in ssm.commands)
+    assert len(cut) == 100 and re.fullmatch(r"x+ \[run [0-9a-f]{12}\]", cut)
+    assert re.fullmatch(r"\[run [0-9a-f]{12}\]", bare)
