@@ -8,12 +8,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: demo test sanity lint pytest unit integration bench soak venv collection clean
+.PHONY: demo test sanity lint galaxy-import pytest unit integration bench soak venv galaxy-venv collection clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
 
-test: sanity lint pytest  ## Everything CI runs
+test: sanity lint galaxy-import pytest  ## Everything CI runs
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -32,6 +32,17 @@ sanity: venv
 
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
+
+# galaxy-importer pins dependencies that clash with requirements-dev.txt: it gets its own virtualenv.
+galaxy-venv: .venv-galaxy/.installed
+.venv-galaxy/.installed: requirements-galaxy.txt
+	$(PYTHON) -m venv .venv-galaxy
+	.venv-galaxy/bin/pip install --quiet --upgrade pip
+	.venv-galaxy/bin/pip install --quiet -r requirements-galaxy.txt
+	touch $@
+
+galaxy-import: venv galaxy-venv  ## build the tarball, run Galaxy's import check on it; fails on any warning
+	bash scripts/galaxy_import.sh
 
 pytest: venv collection  ## unit, simulator and integration tests in one run
 	$(BIN)/pytest tests
