@@ -7,8 +7,9 @@
 The sequence, in the order of ami_rotation:
 1. describe the sources (source Region and account) and the copies the destination already
    holds (their cloudops:source-snapshot tag says what they are copies of), once each;
-2. choose the sources to copy: completed, not copied yet, and past min_interval; refuse
-   encrypted sources whose copy cannot be made as asked, before anything is started;
+2. choose the sources to copy: completed, not copied yet, past min_interval, and kept by the
+   retention plan of their group (existing copies and planned ones together); refuse encrypted
+   sources whose copy cannot be made as asked, before anything is started;
 3. start the copies through a queue that keeps at most max_in_flight of them pending in the
    destination Region (AWS allows 20); ResourceLimitExceeded means "wait for a slot";
 4. wait for them with one poll for all, then stop sharing the sources whose copies are done;
@@ -44,6 +45,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import form
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
@@ -272,8 +274,7 @@ class SnapshotCopies:
             if copy["state"] in LIVE_STATES:
                 by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
         groups = self._groups(copies)
-        managers = self._key_managers(sources)
-        requests = []
+        candidates = []
         for source in sorted(sources, key=lambda s: (s["created_at"], s["snapshot_id"])):
             existing = sorted(by_source.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
             if existing:
@@ -284,13 +285,44 @@ class SnapshotCopies:
             if reason:
                 self.skip(source, "min_interval: " + reason)
                 continue
+            candidates.append(source)
+            group.append({"snapshot_id": PLANNED_COPY % source["snapshot_id"], "state": "pending", "created_at": source["created_at"]})
+        kept = self._kept_by_retention(candidates, copies)
+        managers = self._key_managers(kept)
+        requests = []
+        for source in kept:
             problem = self._encryption_problem(source, managers)
             if problem:
                 self._fail(source, "%s: %s" % (source["snapshot_id"], problem))
                 continue
             requests.append(source)
-            group.append({"snapshot_id": PLANNED_COPY % source["snapshot_id"], "state": "pending", "created_at": source["created_at"]})
         return requests
+
+    def _kept_by_retention(self, candidates, copies):
+        """The candidates whose copies retention would keep; the others are skipped with the plan's reason.
+
+        A copy the plan deletes in the run that made it costs a cross-Region transfer for nothing,
+        and once deleted it no longer marks its source as copied, so every later run would copy and
+        delete it again. Each (policy, source volume) group is planned over its sources as they will
+        be once the copies are made: every source with a live copy (twins count once, a pending copy
+        as the generation it becomes) and every candidate, each aged by the source's backup time.
+        """
+        groups = collections.defaultdict(dict)
+        for copy in copies:
+            if copy["state"] in LIVE_STATES:
+                source_id = copy["tags"].get(SOURCE_SNAPSHOT_KEY) or copy["snapshot_id"]
+                groups[self._group_key(copy)][source_id] = Generation(source_id, copy["created_at"], "completed")
+        for source in candidates:
+            groups[self._group_of(source)][source["snapshot_id"]] = Generation(source["snapshot_id"], source["created_at"], "completed")
+        plans = {key: plan(generations.values(), self.options.retention) for key, generations in groups.items()}
+        kept = []
+        for source in candidates:
+            group_plan = plans[self._group_of(source)]
+            if any(generation.id == source["snapshot_id"] for generation in group_plan.keep):
+                kept.append(source)
+            else:
+                self.skip(source, "retention would not keep its copy: " + group_plan.reasons[source["snapshot_id"]])
+        return kept
 
     # -- step 3: the queue ---------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ description:
     with the retention vocabulary of C(restic forget).
   - A source that already has a copy in the destination (a snapshot tagged C(cloudops:source-snapshot) with its id) is
     not copied again, so runs are idempotent and a re-run costs two describe calls.
+  - A source is copied only when retention would keep its copy. Before copying, each generation group is planned over
+    its copies and the sources not copied yet, aged by the sources' backup times; a source whose copy the plan would
+    delete is reported in RV(sources_skipped) instead of being copied and deleted in the same run.
   - Copies carry the source's tags plus C(cloudops:managed-by), C(cloudops:policy), C(cloudops:source-snapshot),
     C(cloudops:source-region), C(cloudops:source-volume) and C(cloudops:created-at) (the source's backup time).
     Generations are grouped by the source volume lineage (C(cloudops:source-volume)), never by the copy's C(VolumeId).
@@ -217,7 +220,8 @@ sources_unshared:
   elements: dict
   sample: [{"source_snapshot_id": "snap-0a1b2c3d4e5f60718", "account_id": "210987654321"}]
 sources_skipped:
-  description: Sources not copied, with the reason (not completed, already copied, not the latest, I(min_interval), still queued).
+  description: Sources not copied, with the reason (not completed, already copied, not the latest, I(min_interval), retention would not
+    keep its copy, still queued).
   returned: always
   type: list
   elements: dict

@@ -130,6 +130,34 @@ def test_generations_per_source_volume_count_completed_copies(run_task, ec2, wes
     assert result["copies_deleted"][0]["reason"].startswith("not selected by retention")
 
 
+def test_only_what_retention_keeps_is_copied_and_reruns_copy_and_delete_nothing(run_task, sim, ec2, west, volumes):
+    # Three completed generations of each of two volumes; keep_last 2 keeps the two newest of each.
+    generations = {volume: [backup(ec2, volume, day) for day in (18, 19, 20)] for volume in volumes[:2]}
+    settle(ec2, [source for sources in generations.values() for source in sources])
+    kept = {source for sources in generations.values() for source in sources[1:]}
+    oldest = {sources[0] for sources in generations.values()}
+
+    plan = ok(copy_task(run_task, check=True, only_latest=False))
+    first = ok(copy_task(run_task, only_latest=False))
+
+    assert set(copies_of(west)) == kept and len(copies(west)) == 4
+    assert {c["source_snapshot_id"] for c in first["copies_started"]} == kept and not first["copies_deleted"]
+    not_kept = {s["source_snapshot_id"]: s["reason"] for s in first["sources_skipped"]}
+    assert not_kept == dict.fromkeys(oldest, "retention would not keep its copy: not selected by retention (keep_last=2)")
+    # Check mode showed this very plan.
+    assert {c["source_snapshot_id"] for c in plan["copies_started"]} == kept and not plan["copies_deleted"]
+    assert plan["sources_skipped"] == first["sources_skipped"]
+    made = {c["SnapshotId"] for c in copies(west)}
+    for _rerun in range(2):
+        sim.clear_log()
+
+        again = ok(copy_task(run_task, only_latest=False))
+
+        assert not again["changed"] and not again["copies_started"] and not again["copies_deleted"]
+        assert not sim.calls(action="CopySnapshot") and not sim.calls(action="DeleteSnapshot")
+        assert {c["SnapshotId"] for c in copies(west)} == made
+
+
 def test_only_latest_copies_the_newest_completed_snapshot_per_volume(run_task, ec2, west, volumes):
     older, newer = backup(ec2, volumes[0], 19), backup(ec2, volumes[0], 20)
     settle(ec2, [older, newer])

@@ -216,3 +216,88 @@ def test_copies_another_run_is_still_settling_leave_the_group_unpruned():
     run, planned, own = settle([copy("snap-a", 0), copy("snap-b", 1, state="pending")], started=[])
 
     assert own == [] and planned == [] and "settled by the runs that made them" in run.warnings[0]
+
+
+# -- never copy what retention will not keep ----------------------------------------------------
+
+
+def source(snapshot_id, hours, volume="vol-1", **extra):
+    summary = {"snapshot_id": snapshot_id, "source_volume": volume, "created_at": T0 + datetime.timedelta(hours=hours), "tags": {},
+               "volume_size": 8, "encrypted": False, "kms_key_id": None}
+    summary.update(extra)
+    return summary
+
+
+def copy_of(snapshot_id, of, state="completed"):
+    return dict(copy(snapshot_id, 0, state=state, source=of["snapshot_id"]), source_volume=of["source_volume"], created_at=of["created_at"])
+
+
+def requests(selected, existing=(), **changes):
+    run = SnapshotCopies(None, None, None, options(policy="dr", only_latest=False, **changes))
+    chosen = run._requests(selected, list(existing))
+    return [s["snapshot_id"] for s in chosen], {s["source_snapshot_id"]: s["reason"] for s in run.result["sources_skipped"]}
+
+
+NOT_KEPT = "retention would not keep its copy: not selected by retention (keep_last=2)"
+
+
+def test_only_the_sources_whose_copies_retention_keeps_are_copied():
+    selected = [source("snap-%s%d" % (volume, day), 24 * day, volume="vol-" + volume) for volume in "ab" for day in (1, 2, 3)]
+
+    chosen, skipped = requests(selected)
+
+    assert chosen == ["snap-a2", "snap-b2", "snap-a3", "snap-b3"]
+    assert skipped == {"snap-a1": NOT_KEPT, "snap-b1": NOT_KEPT}
+
+
+def test_a_rerun_copies_nothing_and_a_new_source_pushes_out_the_oldest_copy_not_itself():
+    old, middle, new = source("snap-1", 0), source("snap-2", 24), source("snap-3", 48)
+    existing = [copy_of("snap-c2", middle), copy_of("snap-c3", new)]
+
+    assert requests([old, middle, new], existing)[0] == []
+    chosen, skipped = requests([old, middle, new, source("snap-4", 72)], existing)
+
+    assert chosen == ["snap-4"] and skipped["snap-1"] == NOT_KEPT and skipped["snap-2"].startswith("already copied")
+
+
+def test_twin_copies_count_once_and_a_pending_copy_as_the_generation_it_becomes():
+    old, middle, new = source("snap-1", 0), source("snap-2", 24), source("snap-3", 48)
+
+    assert requests([old, middle, new], [copy_of("snap-c3", new), copy_of("snap-c3-twin", new)])[0] == ["snap-2"]
+    chosen, skipped = requests([old, middle], [copy_of("snap-c3", new, state="pending")], retention=RetentionPolicy(keep_last=1))
+    assert chosen == [] and skipped == dict.fromkeys(["snap-1", "snap-2"], "retention would not keep its copy: not selected by retention (keep_last=1)")
+
+
+def test_keep_daily_copies_the_newest_source_of_each_kept_day():
+    selected = [source("snap-%02d" % hours, hours) for hours in range(0, 72, 6)]
+
+    chosen, skipped = requests(selected, retention=RetentionPolicy(keep_daily=2))
+
+    assert chosen == ["snap-42", "snap-66"] and len(skipped) == len(selected) - 2
+    assert skipped["snap-48"] == "retention would not keep its copy: not selected by retention (keep_daily=2)"
+
+
+def test_keep_within_copies_the_sources_within_the_duration_of_the_newest():
+    selected = [source("snap-%d" % day, 24 * day) for day in range(5)]
+
+    assert requests(selected, retention=RetentionPolicy(keep_within=datetime.timedelta(days=2)))[0] == ["snap-2", "snap-3", "snap-4"]
+
+
+def test_min_interval_spaces_the_sources_before_retention_chooses_among_them_and_a_rerun_copies_nothing():
+    hourly = [source("snap-%02d" % hours, hours) for hours in range(48)]
+
+    chosen, skipped = requests(hourly, min_interval=datetime.timedelta(hours=20))
+
+    assert chosen == ["snap-20", "snap-40"] and skipped["snap-00"] == NOT_KEPT
+    assert all(reason.startswith("min_interval") for snapshot_id, reason in skipped.items() if snapshot_id != "snap-00")
+    made = [copy_of("snap-c20", hourly[20]), copy_of("snap-c40", hourly[40])]
+    assert requests(hourly, made, min_interval=datetime.timedelta(hours=20))[0] == []
+
+
+def test_a_source_retention_would_not_keep_is_skipped_before_its_encryption_is_checked():
+    # No KMS client: reading the old source's key would fail the test.
+    encrypted = source("snap-1", 0, encrypted=True, kms_key_id="arn:aws:kms:us-east-1:123456789012:key/old")
+
+    chosen, skipped = requests([encrypted, source("snap-2", 24), source("snap-3", 48)])
+
+    assert chosen == ["snap-2", "snap-3"] and skipped == {"snap-1": NOT_KEPT}
