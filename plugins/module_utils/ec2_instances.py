@@ -19,10 +19,12 @@ INSTANCE_ID_PATTERN = re.compile(r"^i-[0-9a-f]{8}([0-9a-f]{9})?$")
 GONE_STATES = ("shutting-down", "terminated")
 
 
-def validate_instance_ids(instance_ids):
-    bad = [value for value in instance_ids if not INSTANCE_ID_PATTERN.match(str(value))]
+def validate_instance_ids(instance_ids, pattern=INSTANCE_ID_PATTERN):
+    """The ids, each once, in the order given; SelectionError naming every value `pattern` refuses."""
+    bad = [value for value in instance_ids if not pattern.match(str(value))]
     if bad:
         raise SelectionError("instance_ids: not an instance id: %s" % ", ".join(repr(value) for value in bad))
+    return list(dict.fromkeys(instance_ids))
 
 
 def summarize_instance(instance):

@@ -25,8 +25,11 @@ from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import err
 REFUSED_FILTER_CODES = ("InvalidFilter", "InvalidParameterValue", "FilterLimitExceeded")
 
 
-class SelectionError(Exception):
-    """The selection names something that does not exist or is not an id, or filters EC2 cannot apply."""
+class SelectionError(ValueError):
+    """The selection names something that does not exist or is not an id, or filters EC2 cannot apply.
+
+    A ValueError: like any other refused option value, it fails the task before anything is changed.
+    """
 
 
 def filter_list(filters):

@@ -2,13 +2,19 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""ssm_run's options checked and turned into SendCommand requests, before any AWS call (no boto3).
+"""ssm_run's options checked once into SsmRunSettings, and the SendCommand requests they make (no AWS call).
 
 Every check raises ValueError naming the option and the value, so a mistake fails the task
 before anything is sent to an instance.
 """
 
 import re
+from dataclasses import dataclass
+from typing import Mapping
+from typing import Optional
+from typing import Tuple
+
+from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import validate_instance_ids
 
 SHELL_DOCUMENTS = {"bash": "AWS-RunShellScript", "powershell": "AWS-RunPowerShellScript"}
 # SendCommand takes at most 50 instance ids and 5 targets.
@@ -19,7 +25,8 @@ EXECUTION_TIMEOUT_RANGE = (1, 172800)
 COMMENT_LIMIT = 100
 S3_PREFIX_LIMIT = 500
 
-INSTANCE_ID_PATTERN = re.compile(r"^(i-[0-9a-f]{8}([0-9a-f]{9})?|mi-[0-9a-f]{17})$")
+# SSM also runs commands on hybrid nodes, servers outside EC2 registered as mi-<17 hex digits>.
+MANAGED_NODE_ID_PATTERN = re.compile(r"^(i-[0-9a-f]{8}([0-9a-f]{9})?|mi-[0-9a-f]{17})$")
 DOCUMENT_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.:/]{3,128}$")
 DOCUMENT_VERSION_PATTERN = re.compile(r"^(\$LATEST|\$DEFAULT|[1-9][0-9]*)$")
 # SSM's own patterns: MaxConcurrency at least 1 (or 1%), MaxErrors may be 0 (or 0%).
@@ -47,17 +54,6 @@ def _check_rate(name, value, pattern, meaning):
     return text
 
 
-def validate_instance_ids(instance_ids):
-    bad = [value for value in instance_ids if not INSTANCE_ID_PATTERN.match(str(value))]
-    if bad:
-        raise ValueError("instance_ids: not an instance id: %s" % ", ".join(repr(value) for value in bad))
-    unique = []
-    for instance_id in instance_ids:
-        if instance_id not in unique:
-            unique.append(instance_id)
-    return unique
-
-
 def validate_targets(targets):
     if len(targets) > MAX_TARGETS:
         raise ValueError("targets: SendCommand takes at most %d targets, got %d" % (MAX_TARGETS, len(targets)))
@@ -70,7 +66,7 @@ def validate_targets(targets):
         if not values:
             raise ValueError("targets: key %r needs at least one value" % key)
         if key == "InstanceIds":
-            validate_instance_ids(values)
+            validate_instance_ids(values, MANAGED_NODE_ID_PATTERN)
         checked.append({"Key": key, "Values": [str(value) for value in values]})
     return checked
 
@@ -145,8 +141,6 @@ def request_template(params):
             raise ValueError("output_s3_key_prefix: needs output_s3_bucket")
         if len(params["output_s3_key_prefix"]) > S3_PREFIX_LIMIT:
             raise ValueError("output_s3_key_prefix: at most %d characters" % S3_PREFIX_LIMIT)
-    if params["fetch_full_output"] and not params["output_s3_bucket"]:
-        raise ValueError("fetch_full_output: the full text is read from S3; set output_s3_bucket")
     request = {"DocumentName": document, "Parameters": parameters}
     optional = (
         ("DocumentVersion", version), ("Comment", params["comment"]), ("TimeoutSeconds", params["timeout"]),
@@ -173,20 +167,52 @@ def allowed_failure_count(allowed, total):
 def send_requests(template, instance_ids=None, targets=None):
     """SendCommand requests: one per 50 instance ids, or one for the targets."""
     if targets:
-        return [dict(template, Targets=targets)]
+        return [dict(template, Targets=list(targets))]
     return [dict(template, InstanceIds=list(instance_ids[start:start + INSTANCE_IDS_PER_COMMAND]))
             for start in range(0, len(instance_ids), INSTANCE_IDS_PER_COMMAND)]
 
 
-def validate(params):
-    """(request template, instance ids or None, targets or None), or ValueError."""
-    if params["wait_timeout"] < 1:
-        raise ValueError("wait_timeout: must be 1 or more seconds, got %d" % params["wait_timeout"])
-    allowed_failure_count(params["allowed_failures"], 0)
-    instance_ids = validate_instance_ids(params["instance_ids"]) if params["instance_ids"] is not None else None
-    if instance_ids is not None and not instance_ids:
-        raise ValueError("instance_ids: the list is empty")
-    targets = validate_targets(params["targets"]) if params["targets"] is not None else None
-    if targets is not None and not targets:
-        raise ValueError("targets: the list is empty")
-    return request_template(params), instance_ids, targets
+@dataclass(frozen=True)
+class SsmRunSettings:
+    """One ssm_run's options, checked when built: ValueError names the option and the value.
+
+    from_params builds it once from the module's params; instance_ids or targets is None when
+    the run selects through the other.
+    """
+
+    instance_ids: Optional[Tuple[str, ...]]
+    # SendCommand Targets ({"Key", "Values"}), checked for SSM's keys and limits.
+    targets: Optional[Tuple[Mapping[str, object], ...]]
+    # The SendCommand parameters every call of the run shares; each call adds its ids or the targets.
+    request: Mapping[str, object]
+    allowed_failures: str
+    skip_unmanaged: bool
+    wait: bool
+    wait_timeout: int
+    fetch_full_output: bool
+
+    def __post_init__(self):
+        if self.instance_ids == ():
+            raise ValueError("instance_ids: the list is empty")
+        if self.targets == ():
+            raise ValueError("targets: the list is empty")
+        # Refused now rather than when the run is judged, after the command has run everywhere.
+        allowed_failure_count(self.allowed_failures, 0)
+        if self.wait_timeout < 1:
+            raise ValueError("wait_timeout: must be 1 or more seconds, got %d" % self.wait_timeout)
+        if self.fetch_full_output and not self.request.get("OutputS3BucketName"):
+            raise ValueError("fetch_full_output: the full text is read from S3; set output_s3_bucket")
+
+    @classmethod
+    def from_params(cls, params):
+        instance_ids, targets = params["instance_ids"], params["targets"]
+        return cls(
+            instance_ids=None if instance_ids is None else tuple(validate_instance_ids(instance_ids, MANAGED_NODE_ID_PATTERN)),
+            targets=None if targets is None else tuple(validate_targets(targets)),
+            request=request_template(params),
+            allowed_failures=params["allowed_failures"],
+            skip_unmanaged=params["skip_unmanaged"],
+            wait=params["wait"],
+            wait_timeout=params["wait_timeout"],
+            fetch_full_output=params["fetch_full_output"],
+        )

@@ -19,6 +19,8 @@ import time
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ssm_commands
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import failure_list
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import apply_invocation_content
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import count_by_status
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import outcome_of
@@ -33,24 +35,25 @@ POLL_DELAYS = (1, 2, 3, 5, 8, 10)
 OUTPUT_READERS = 10
 
 
-class NotReady(Exception):
+class NotReady(SelectionError):
     """Selected instances SSM cannot run the command on, and skip_unmanaged is false."""
 
 
 class RunCommand:
-    """ssm_run over one selection; `result` holds everything returned, also on failure."""
+    """ssm_run over one selection, as `settings` (ssm_params.SsmRunSettings) say; `result` holds everything returned, also on failure."""
 
-    def __init__(self, ssm, sender, ec2, s3, options, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, ssm, sender, ec2, s3, settings, sleep=time.sleep, clock=time.monotonic):
         self.ssm = ssm
         # For SendCommand only: a client without botocore's retries (ssm_commands.send_command).
         self.sender = sender
         self.ec2 = ec2
         self.s3 = s3
-        self.options = options
+        self.settings = settings
         self.sleep = sleep
         self.clock = clock
         self.warnings = []
         self.result = {
+            "changed": False,
             "command_ids": [],
             "invocations": [],
             "status_counts": {},
@@ -69,11 +72,11 @@ class RunCommand:
         self.result["would_run"] = list(selection.online)
         if not selection.resolvable:
             self.warnings.append("targets with resource groups are resolved by SSM only; instances could not be checked before sending")
-        if not_ready and not self.options["skip_unmanaged"] and strict:
+        if not_ready and not self.settings.skip_unmanaged and strict:
             raise NotReady("%s: %d selected instance(s) cannot run the command, nothing was sent (set skip_unmanaged to run on the others): %s"
                            % (selection.option, len(not_ready), "; ".join("%s: %s" % (item["instance_id"], item["reason"]) for item in not_ready)))
         self.result["instances_skipped"] = not_ready
-        if not_ready and not self.options["skip_unmanaged"]:
+        if not_ready and not self.settings.skip_unmanaged:
             self.warnings.append("a real run would fail before sending: %d selected instance(s) are not managed or offline "
                                  "(set skip_unmanaged to skip them)" % len(not_ready))
         elif not_ready:
@@ -82,14 +85,14 @@ class RunCommand:
 
     # -- 2. send -----------------------------------------------------------------------------
 
-    def send(self, selection, template, targets=None):
-        if targets:
-            requests = send_requests(template, targets=targets)
+    def send(self, selection):
+        if self.settings.targets:
+            requests = send_requests(self.settings.request, targets=self.settings.targets)
         else:
-            requests = send_requests(template, instance_ids=selection.online)
+            requests = send_requests(self.settings.request, instance_ids=selection.online)
         for request in requests:
             self.result["command_ids"].append(ssm_commands.send_command(self.sender, request))
-        return requests
+            self.result["changed"] = True
 
     # -- 3. wait -----------------------------------------------------------------------------
 
@@ -115,7 +118,7 @@ class RunCommand:
     def wait(self, expected):
         """Poll every command's invocations until none is running (skipped offline ones aside) or time is up."""
         skipped = {item["instance_id"] for item in self.result["instances_skipped"]}
-        deadline = self.clock() + self.options["wait_timeout"]
+        deadline = self.clock() + self.settings.wait_timeout
         round_number = 0
         while True:
             invocations = self._listed()
@@ -146,7 +149,7 @@ class RunCommand:
         if summary["output_truncated"] and summary["plugin_count"] == 1:
             content = ssm_commands.get_invocation_content(self.ssm, summary["command_id"], summary["instance_id"])
             apply_invocation_content(summary, content)
-        if summary["output_truncated"] and self.options["fetch_full_output"]:
+        if summary["output_truncated"] and self.settings.fetch_full_output:
             stdout = ssm_commands.read_s3_text(self.s3, summary["stdout_url"])
             stderr = ssm_commands.read_s3_text(self.s3, summary["stderr_url"])
             if stdout is not None:
@@ -165,15 +168,16 @@ class RunCommand:
 
     def preview(self, selection):
         self.check_selection(selection, strict=False)
+        self.result["changed"] = bool(self.result["would_run"])
         return self.result
 
-    def run(self, selection, template, targets=None):
+    def run(self, selection):
         self.check_selection(selection)
-        if not selection.online and (selection.resolvable or not targets):
+        if not selection.online and (selection.resolvable or not self.settings.targets):
             self.warnings.append("no managed, online instance matches the selection; nothing was sent")
             return self.result
-        self.send(selection, template, targets)
-        if not self.options["wait"]:
+        self.send(selection)
+        if not self.settings.wait:
             return self.result
         invocations, pending = self.wait(selection.online)
         self.cancel_skipped(invocations)
@@ -202,20 +206,18 @@ class RunCommand:
         problems = []
         failures = self.result["failures"]
         total = len(self.result["invocations"])
-        allowed = allowed_failure_count(self.options["allowed_failures"], total)
+        allowed = allowed_failure_count(self.settings.allowed_failures, total)
         if len(failures) > allowed:
             problems.append("the command failed on %d of %d instance(s)%s: %s" % (
-                len(failures), total, " (%d allowed)" % allowed if allowed else "",
-                "; ".join("%s: %s" % (f["instance_id"], f["error"]) for f in failures[:20])
-                + (" ..." if len(failures) > 20 else "")))
+                len(failures), total, " (%d allowed)" % allowed if allowed else "", failure_list(failures, "instance_id", limit=20)))
         if self.result["still_running"]:
             problems.append("wait_timeout (%ds) reached with %d invocation(s) still running: %s" % (
-                self.options["wait_timeout"], len(self.result["still_running"]), ", ".join(self.result["still_running"][:20])))
+                self.settings.wait_timeout, len(self.result["still_running"]), ", ".join(self.result["still_running"][:20])))
         undelivered = self.result["undelivered"]
-        if undelivered and not self.options["skip_unmanaged"]:
+        if undelivered and not self.settings.skip_unmanaged:
             problems.append("the command was not delivered to %d instance(s): %s" % (
                 len(undelivered), ", ".join("%s (%s)" % (u["instance_id"], u["status_details"]) for u in undelivered)))
-        return "; ".join(problems) or None
+        return "ssm_run: " + "; ".join(problems) if problems else None
 
 
 def _failure_text(summary):

@@ -350,21 +350,16 @@ still_running:
   sample: []
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SEND_CLIENT_CONFIG
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_retry
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_targets
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import validate
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import NotReady
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import SsmRunSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import RunCommand
 
 
@@ -410,7 +405,7 @@ def main():
         supports_check_mode=True,
     )
     try:
-        template, instance_ids, targets = validate(module.params)
+        settings = SsmRunSettings.from_params(module.params)
     except ValueError as error:
         module.fail_json(msg=str(error))
 
@@ -418,25 +413,14 @@ def main():
     ssm = module.client("ssm", retry_decorator=retry)
     # SendCommand's own client: botocore's retries would resend it blindly after a lost answer (ssm_commands.send_command).
     sender = module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG)
-    ec2 = module.client("ec2", retry_decorator=retry) if targets else None
-    s3 = module.client("s3", retry_decorator=retry) if module.params["fetch_full_output"] else None
-    run = RunCommand(ssm, sender, ec2, s3, module.params)
+    ec2 = module.client("ec2", retry_decorator=retry) if settings.targets else None
+    s3 = module.client("s3", retry_decorator=retry) if settings.fetch_full_output else None
+    run = RunCommand(ssm, sender, ec2, s3, settings)
 
-    try:
-        selection = select_by_targets(ssm, ec2, targets) if targets else select_by_ids(ssm, instance_ids)
-        result = run.preview(selection) if module.check_mode else run.run(selection, template, targets)
-    except NotReady as error:
-        module.fail_json(msg=str(error), changed=False, **run.result)
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="ssm_run could not complete", changed=bool(run.result["command_ids"]), **run.result)
-
-    for warning in run.warnings:
-        module.warn(warning)
-    changed = bool(result["would_run"]) if module.check_mode else bool(result["command_ids"])
-    problem = None if module.check_mode else run.verdict()
-    if problem:
-        module.fail_json(msg="ssm_run: " + problem, changed=changed, **result)
-    module.exit_json(changed=changed, **result)
+    with ending_on_errors(module, "ssm_run", run):
+        selection = select_by_targets(ssm, ec2, settings.targets) if settings.targets else select_by_ids(ssm, settings.instance_ids)
+        result = run.preview(selection) if module.check_mode else run.run(selection)
+    exit_or_fail(module, result, None if module.check_mode else run.verdict())
 
 
 if __name__ == "__main__":
