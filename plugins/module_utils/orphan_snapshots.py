@@ -95,3 +95,33 @@ def delete_orphans(ec2, to_delete, max_concurrency):
         else:
             failures.append({"snapshot_id": outcome.item["snapshot_id"], "error": error_text(outcome.error)})
     return deleted, kept, failures
+
+
+class OrphanCleanup:
+    """One run of orphan_snapshot_cleanup; `result` holds everything returned, also when the run fails.
+
+    `warnings` is there for module_results.ending_on_errors, as in the other modules' runs; this
+    run has none of its own: every snapshot it passes over is in `result` with the reason.
+    """
+
+    def __init__(self, ec2, include_unmanaged, min_age, max_concurrency):
+        self.ec2 = ec2
+        self.include_unmanaged = include_unmanaged
+        self.min_age = min_age
+        self.max_concurrency = max_concurrency
+        self.warnings = []
+        self.result = {"changed": False, "snapshots_deleted": [], "snapshots_skipped": [], "gib_freed": 0, "failures": []}
+
+    def preview(self, now):
+        to_delete, skipped = plan_cleanup(self.ec2, self.include_unmanaged, self.min_age, now)
+        return self._record(to_delete, skipped, [])
+
+    def run(self, now):
+        to_delete, skipped = plan_cleanup(self.ec2, self.include_unmanaged, self.min_age, now)
+        deleted, now_in_use, failures = delete_orphans(self.ec2, to_delete, self.max_concurrency)
+        return self._record(deleted, sorted(skipped + now_in_use, key=lambda entry: entry["snapshot_id"]), failures)
+
+    def _record(self, deleted, skipped, failures):
+        self.result.update(changed=bool(deleted), snapshots_deleted=deleted, snapshots_skipped=skipped,
+                           gib_freed=sum(entry["volume_size"] for entry in deleted), failures=failures)
+        return self.result

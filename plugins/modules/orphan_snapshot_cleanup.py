@@ -117,19 +117,13 @@ failures:
 
 import datetime
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
-from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import delete_orphans
-from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import plan_cleanup
+from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import OrphanCleanup
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import validate_max_concurrency
 
 
@@ -152,24 +146,10 @@ def main():
         module.fail_json(msg=str(error))
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
+    cleanup = OrphanCleanup(ec2, module.params["include_unmanaged"], min_age, module.params["max_concurrency"])
     now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        to_delete, skipped = plan_cleanup(ec2, module.params["include_unmanaged"], min_age, now)
-        if module.check_mode:
-            deleted, failures = to_delete, []
-        else:
-            deleted, now_in_use, failures = delete_orphans(ec2, to_delete, module.params["max_concurrency"])
-            skipped = sorted(skipped + now_in_use, key=lambda entry: entry["snapshot_id"])
-    except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="could not look for orphaned snapshots")
-
-    result = dict(
-        changed=bool(deleted),
-        snapshots_deleted=deleted,
-        snapshots_skipped=skipped,
-        gib_freed=sum(entry["volume_size"] for entry in deleted),
-        failures=failures,
-    )
+    with ending_on_errors(module, "orphan_snapshot_cleanup", cleanup):
+        result = cleanup.preview(now) if module.check_mode else cleanup.run(now)
     exit_with_failures(module, "orphan_snapshot_cleanup", "snapshot_id", result)
 
 
