@@ -2,10 +2,12 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What every rotating module does with its generation groups, whatever the resource.
+"""What the rotation engine does with generation groups, whatever the resource: min_interval,
+planning with protection, and settling the duplicates that retried and overlapping runs make
+(docs/architecture.md, "Retried and overlapping runs").
 
 A group is the list of one source's backups under one policy, each a summary dict with
-`id_key`, `created_at`, `state` and `managed`.
+`id_key`, `created_at`, `state`, `managed` and, where the resource has one, `description`.
 """
 
 import collections
@@ -15,16 +17,17 @@ from ansible_collections.cloudops.aws.plugins.module_utils.durations import form
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import GENERATION_STATES
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
+from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import mark_token
 
 # A pending backup is one in progress: it counts for min_interval, not yet for retention.
 RECENT_STATES = ("available", "completed", "pending")
 
 
-def group_by_source(items, source_key):
-    """{source: [items]}; a source with no item yet reads as an empty group."""
+def group_by_source(items, group_of):
+    """{group: [items]} with `group_of(item)` naming each item's group; a group with no item yet reads as empty."""
     groups = collections.defaultdict(list)
     for item in items:
-        groups[item[source_key]].append(item)
+        groups[group_of(item)].append(item)
     return groups
 
 
@@ -111,3 +114,32 @@ def settle_overlaps(groups, created, id_key, window, removes):
         if kept is not ours:
             settlement.own_duplicates.append((ours, "duplicate: an overlapping run made %s less than min_interval before it" % kept[id_key]))
     return settlement
+
+
+def settle_retried_twins(groups, id_key, answered, run_mark):
+    """[(backup, reason)] to remove: extra backups that retries of one create call made.
+
+    A create without a client token retried after AWS had acted leaves a twin whose id the run
+    never got. Run marks are unique per run, so the backups of one group bearing one mark are
+    one backup. This run keeps the one AWS answered with (`answered`: {id: group}). Of a killed
+    run's twins every run keeps the same one, the oldest then the lowest id, and removes the
+    others only once that one is a usable generation.
+    """
+    ours = {group: backup_id for backup_id, group in answered.items()}
+    twins = []
+    for group_key, group in sorted(groups.items()):
+        by_mark = collections.defaultdict(list)
+        for item in group:
+            token = mark_token(item.get("description"))
+            if token:
+                by_mark[token].append(item)
+        for token, same_run in sorted(by_mark.items()):
+            if token == run_mark.token and group_key in ours:
+                kept = ours[group_key]
+            else:
+                first = min(same_run, key=lambda item: (item["created_at"], item[id_key]))
+                if first["state"] not in GENERATION_STATES:
+                    continue
+                kept = first[id_key]
+            twins += [(item, "duplicate of %s made by a retried request" % kept) for item in same_run if item[id_key] != kept]
+    return twins

@@ -2,43 +2,52 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""EBS snapshot backups with generations per volume, in the same sequence as ami_rotation:
-create (bounded pool), wait with one poll for all, read the policy's snapshots again from AWS,
-drop this run's twins (retried requests) and, with min_interval, settle the snapshots of an
-overlapping run of the policy, plan each volume's group, delete.
+"""EBS snapshot backups with generations per volume: the rotation engine's adapter for snapshots.
 
-A job is what one create call makes: a single volume (CreateSnapshot), or an instance's
-attached volumes as one crash-consistent set (CreateSnapshots). A volume whose snapshot
-failed in this run is not pruned (DESIGN.md, safety rule 5).
+What differs from other backups: a generation is a snapshot of one volume (grouped by the
+cloudops:source-volume tag). A job is what one create call makes: a single volume
+(CreateSnapshot), or an instance's attached volumes as one crash-consistent set
+(CreateSnapshots), made when any of its volumes is due. CreateSnapshot has no client token, so
+each description ends with the run mark and twins of a retried request are settled by it. A
+snapshot that a registered AMI uses is protected.
 """
 
-import collections
-import re
-import uuid
+from dataclasses import dataclass
+from typing import Optional
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
-from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
-from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import BackupAdapter
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import Request
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import ResultKeys
 
-SnapshotRotationOptions = collections.namedtuple(
-    "SnapshotRotationOptions",
-    "policy retention description extra_tags copy_volume_tags exclude_boot_volume min_interval wait wait_timeout max_concurrency",
-)
+# AWS takes 255 characters of description; the subject id and the run mark need the rest.
+DESCRIPTION_TEMPLATE_LIMIT = 200
 
-PLANNED_SNAPSHOT_ID = "(new)"
-# The end of every description this module writes (_description): the run that made the snapshot.
-RUN_MARK = re.compile(r"\[run ([0-9a-f]{12})\]$")
+
+@dataclass(frozen=True)
+class SnapshotSettings:
+    """snapshot_rotate's own options; the description template is checked when they are made."""
+
+    description: Optional[str] = None
+    copy_volume_tags: bool = False
+    exclude_boot_volume: bool = False
+
+    def __post_init__(self):
+        if self.description is None:
+            return
+        if len(self.description) > DESCRIPTION_TEMPLATE_LIMIT:
+            raise ValueError("description: at most %d characters, got %d: %r" % (DESCRIPTION_TEMPLATE_LIMIT, len(self.description), self.description[:40] + "..."))
+        try:
+            self.description.format(policy="", subject="")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError("description: template %r has an unknown placeholder or a stray brace: %s" % (self.description, error)) from error
 
 
 def volume_job(volume):
@@ -55,205 +64,108 @@ def _copyable_tags(tags):
     return {k: v for k, v in tags.items() if not k.startswith(("aws:", RESERVED_PREFIX))}
 
 
-class SnapshotRotation:
-    """One run of snapshot_rotate over a list of jobs."""
+class SnapshotBackups(BackupAdapter):
+    """Snapshots of volumes, one per volume and run."""
 
-    def __init__(self, ec2, options, now):
+    id_key = "snapshot_id"
+    finished_state = "completed"
+    keys = ResultKeys(created="snapshots_created", removed="snapshots_deleted", retained="snapshots_retained",
+                      protected=None, skipped="volumes_skipped")
+    marks_twins = True
+    remove_action = "DeleteSnapshot"
+    diff_key = "snapshots"
+
+    def __init__(self, ec2, settings, snapshot_settings):
         self.ec2 = ec2
-        self.options = options
-        self.now = now
-        # Marks this run's snapshots: a CreateSnapshot retried after a lost answer leaves a twin
-        # carrying the same mark, which is recognised and deleted (a concurrent run has its own).
-        self.run_mark = uuid.uuid4().hex[:12]
-        self.result = {key: [] for key in ("snapshots_created", "snapshots_deleted", "snapshots_retained", "volumes_skipped", "failures")}
-        self.warnings = []
-        self.failed_volumes = set()
-        # Volumes whose overlap with another run is not settled yet: not pruned in this run.
-        self.unpruned = set()
-        self.snapshots_before = None
+        self.settings = settings
+        self.snapshots = snapshot_settings
 
-    def _fail(self, volume_ids, instance_id, message):
-        self.failed_volumes.update(volume_ids)
-        for volume_id in volume_ids:
-            self.result["failures"].append({"volume_id": volume_id, "instance_id": instance_id, "error": message})
+    def describe(self):
+        return ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.settings.policy))
 
-    @staticmethod
-    def _entry(snapshot, **extra):
-        entry = {
-            "snapshot_id": snapshot["snapshot_id"],
-            "volume_id": snapshot["source_volume"],
-            "instance_id": snapshot.get("instance_id") or snapshot["tags"].get(SOURCE_INSTANCE_KEY, ""),
-            "created_at": format_created_at(snapshot["created_at"]),
-            "state": snapshot["state"],
-            "volume_size": snapshot["volume_size"],
-        }
-        entry.update(extra)
-        return entry
+    def group_of(self, backup):
+        return backup["source_volume"]
 
-    def _groups(self):
-        snapshots = ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.options.policy))
-        if self.snapshots_before is None:
-            self.snapshots_before = snapshots
-        return group_by_source(snapshots, "source_volume")
+    def labels(self, backup):
+        return {"volume_id": backup["source_volume"], "instance_id": backup.get("instance_id") or backup["tags"].get(SOURCE_INSTANCE_KEY, "")}
+
+    def group_keys(self, subjects):
+        return sorted({volume["volume_id"] for job in subjects for volume in job["volumes"]})
+
+    def requests(self, subjects, run):
+        return [Request(job, {v["volume_id"]: {"volume_id": v["volume_id"], "instance_id": job["instance_id"]} for v in job["volumes"]}, run.now)
+                for job in subjects if job["volumes"]]
 
     # -- create --------------------------------------------------------------------------------
 
-    def _jobs_to_run(self, jobs, groups):
-        """Jobs to run now; a job is skipped when every one of its volumes has a recent enough backup."""
-        selected = []
-        for job in jobs:
-            reasons = [min_interval_reason(groups.get(v["volume_id"], []), "snapshot_id", self.options.min_interval, self.now) for v in job["volumes"]]
-            if job["volumes"] and all(reasons):
-                for volume, reason in zip(job["volumes"], reasons):
-                    self.result["volumes_skipped"].append({"volume_id": volume["volume_id"], "instance_id": job["instance_id"], "reason": reason})
-            elif job["volumes"]:
-                selected.append(job)
-        return selected
-
-    def _tags(self, instance_id, volume=None):
-        tags = dict(self.options.extra_tags)
-        if volume is not None and self.options.copy_volume_tags:
+    def _tags(self, request, volume=None):
+        instance_id = request.subject["instance_id"]
+        tags = dict(self.settings.extra_tags)
+        if volume is not None and self.snapshots.copy_volume_tags:
             tags.update(_copyable_tags(volume["tags"]))
         lineage = {"source_volume": volume["volume_id"]} if volume is not None else {}
         if instance_id:
             lineage["source_instance"] = instance_id
-        tags.update(ownership_tags(self.options.policy, self.now, **lineage))
+        tags.update(ownership_tags(self.settings.policy, request.created_at, **lineage))
         return tags
 
-    def _description(self, subject):
-        template = self.options.description or "cloudops.aws {policy} snapshot of {subject}"
-        return "%s [run %s]" % (template.format(policy=self.options.policy, subject=subject), self.run_mark)
+    def _description(self, subject, run):
+        template = self.snapshots.description or "cloudops.aws {policy} snapshot of {subject}"
+        return run.mark.stamp(template.format(policy=self.settings.policy, subject=subject))
 
-    def _create_job(self, job):
+    def create_action_for(self, request):
+        return "CreateSnapshots" if request.subject["multi_volume"] else "CreateSnapshot"
+
+    def _create_set(self, request, run):
         """{snapshot_id: volume_id} made by one job."""
+        job = request.subject
         if not job["multi_volume"]:
             volume = job["volumes"][0]
             snapshot_id = ebs_snapshots.create_volume_snapshot(
-                self.ec2, volume["volume_id"], self._description(volume["volume_id"]), self._tags(job["instance_id"], volume))
+                self.ec2, volume["volume_id"], self._description(volume["volume_id"], run), self._tags(request, volume))
             return {snapshot_id: volume["volume_id"]}
         made = ebs_snapshots.create_instance_snapshots(
-            self.ec2, job["instance_id"], self.options.exclude_boot_volume, job["excluded_data_volume_ids"],
-            self._description(job["instance_id"]), self._tags(job["instance_id"]), self.options.copy_volume_tags)
+            self.ec2, job["instance_id"], self.snapshots.exclude_boot_volume, job["excluded_data_volume_ids"],
+            self._description(job["instance_id"], run), self._tags(request), self.snapshots.copy_volume_tags)
         # CreateSnapshots tags every snapshot of the set alike; the volume lineage is per snapshot.
         for snapshot_id, volume_id in made.items():
             ebs_snapshots.tag_resource(self.ec2, snapshot_id, {SOURCE_VOLUME_KEY: volume_id})
         return made
 
-    def _create(self, jobs):
-        created = {}
-        for outcome in run_bounded(self._create_job, jobs, self.options.max_concurrency):
-            job = outcome.item
-            volumes = {v["volume_id"]: v for v in job["volumes"]}
-            if not outcome.ok:
-                call = "CreateSnapshots" if job["multi_volume"] else "CreateSnapshot"
-                self._fail(sorted(volumes), job["instance_id"], "%s: %s" % (call, outcome.error))
-                continue
-            for snapshot_id, volume_id in outcome.value.items():
-                created[snapshot_id] = {"snapshot_id": snapshot_id, "source_volume": volume_id, "instance_id": job["instance_id"],
-                                        "created_at": self.now, "state": "pending", "volume_size": volumes.get(volume_id, {}).get("size", 0), "tags": {}}
-        return created
+    def create(self, request, run):
+        job = request.subject
+        sizes = {v["volume_id"]: v["size"] for v in job["volumes"]}
+        return {snapshot_id: {"snapshot_id": snapshot_id, "source_volume": volume_id, "instance_id": job["instance_id"],
+                              "created_at": request.created_at, "state": "pending", "volume_size": sizes.get(volume_id, 0), "tags": {}}
+                for snapshot_id, volume_id in self._create_set(request, run).items()}
 
-    def _wait(self, created):
-        latest = ebs_snapshots.wait_for_snapshots(self.ec2, sorted(created), self.options.wait_timeout)
-        for snapshot_id, snapshot in created.items():
-            if snapshot_id in latest:
-                snapshot["state"] = latest[snapshot_id]["state"]
-            if snapshot["state"] == "pending":
-                self.warnings.append("%s of %s is still pending after wait_timeout %ss; it becomes a generation once completed"
-                                     % (snapshot_id, snapshot["source_volume"], self.options.wait_timeout))
-            elif snapshot["state"] != "completed":
-                self._fail([snapshot["source_volume"]], snapshot["instance_id"], "snapshot %s ended %s" % (snapshot_id, snapshot["state"]))
+    def wait(self, backup_ids, timeout):
+        return ebs_snapshots.wait_for_snapshots(self.ec2, backup_ids, timeout)
 
-    # -- plan and delete -----------------------------------------------------------------------
+    def remove(self, backup):
+        ebs_snapshots.delete_snapshot(self.ec2, backup["snapshot_id"])
 
-    def _retried_twins(self, groups, created):
-        """Extra snapshots of a volume made by a CreateSnapshot retried after AWS had acted, in this run or an earlier one.
+    def find_references(self, snapshot_ids):
+        return {snapshot_id: "backs %s" % ", ".join(sorted(images)) for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
 
-        Run marks are unique per run, so snapshots of one volume with one mark are one backup. This
-        run keeps the snapshot AWS answered with. Of a killed run's twins every run keeps the same
-        one, the oldest then the lowest id, and deletes the others only once that one is completed.
-        """
-        ours = {snapshot["source_volume"]: snapshot_id for snapshot_id, snapshot in created.items()}
-        twins = []
-        for volume_id, group in sorted(groups.items()):
-            by_mark = collections.defaultdict(list)
-            for snapshot in group:
-                mark = RUN_MARK.search(snapshot["description"])
-                if mark:
-                    by_mark[mark.group(1)].append(snapshot)
-            for mark, same_run in sorted(by_mark.items()):
-                if mark == self.run_mark and volume_id in ours:
-                    kept = ours[volume_id]
-                else:
-                    first = min(same_run, key=lambda snapshot: (snapshot["created_at"], snapshot["snapshot_id"]))
-                    if first["state"] != "completed":
-                        continue
-                    kept = first["snapshot_id"]
-                twins += [(snapshot, "duplicate of %s made by a retried request" % kept) for snapshot in same_run if snapshot["snapshot_id"] != kept]
-        return twins
+    # -- results -------------------------------------------------------------------------------
 
-    def _settle_overlaps(self, groups, created):
-        """(groups to plan, own snapshots to delete) once snapshots of overlapping runs are settled (settle_overlaps)."""
-        sources = {snapshot_id: s["source_volume"] for snapshot_id, s in created.items() if s["source_volume"] not in self.failed_volumes}
-        settled = settle_overlaps(groups, sources, "snapshot_id", self.options.min_interval, "deletes")
-        self.unpruned.update(settled.unsettled)
-        self.warnings.extend(warning for _volume_id, warning in sorted(settled.unsettled.items()))
-        self.result["snapshots_retained"] += [self._entry(snapshot, reason=reason) for snapshot, reason in settled.others]
-        return settled.groups, settled.own_duplicates
+    def entry(self, backup, **extra):
+        entry = {
+            "snapshot_id": backup["snapshot_id"],
+            "volume_id": backup["source_volume"],
+            "instance_id": backup.get("instance_id") or backup["tags"].get(SOURCE_INSTANCE_KEY, ""),
+            "created_at": format_created_at(backup["created_at"]),
+            "state": backup["state"],
+            "volume_size": backup["volume_size"],
+        }
+        entry.update(extra)
+        return entry
 
-    def _find_references(self, snapshot_ids):
-        return {snapshot_id: "backs %s" % ", ".join(sorted(images))
-                for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
+    def planned_entries(self, request, state):
+        job = request.subject
+        return [{"snapshot_id": None, "volume_id": v["volume_id"], "instance_id": job["instance_id"],
+                 "created_at": format_created_at(request.created_at), "state": state, "volume_size": v["size"]} for v in job["volumes"]]
 
-    def _plan(self, groups, volume_ids, extra_generations=None):
-        selected = {v: groups.get(v, []) for v in volume_ids if v not in self.failed_volumes and v not in self.unpruned}
-        plans, _references = plan_groups(selected, "snapshot_id", self.options.retention, self._find_references, extra_generations)
-        to_delete = []
-        for volume_id, volume_plan in sorted(plans.items()):
-            snapshots = {s["snapshot_id"]: s for s in selected[volume_id]}
-            for generation in volume_plan.keep:
-                if generation.id in snapshots:
-                    self.result["snapshots_retained"].append(self._entry(snapshots[generation.id], reason=volume_plan.reasons[generation.id]))
-            for generation in volume_plan.delete:
-                if generation.id in snapshots:
-                    to_delete.append((snapshots[generation.id], volume_plan.reasons[generation.id]))
-        return to_delete
-
-    def _delete(self, to_delete):
-        for outcome in run_bounded(lambda item: ebs_snapshots.delete_snapshot(self.ec2, item[0]["snapshot_id"]), to_delete, self.options.max_concurrency):
-            snapshot, reason = outcome.item
-            if outcome.ok:
-                self.result["snapshots_deleted"].append(self._entry(snapshot, reason=reason))
-            else:
-                self._fail([snapshot["source_volume"]], snapshot["tags"].get(SOURCE_INSTANCE_KEY, ""),
-                           "DeleteSnapshot %s: %s" % (snapshot["snapshot_id"], outcome.error))
-
-    @staticmethod
-    def _volume_ids(jobs):
-        return sorted({v["volume_id"] for job in jobs for v in job["volumes"]})
-
-    def run(self, jobs):
-        created = self._create(self._jobs_to_run(jobs, self._groups()))
-        if created and self.options.wait:
-            self._wait(created)
-        self.result["snapshots_created"] = [self._entry(s) for _id, s in sorted(created.items())]
-        groups = self._groups()
-        twins = self._retried_twins(groups, created)
-        twin_ids = {s["snapshot_id"] for s, _reason in twins}
-        groups = {volume_id: [s for s in group if s["snapshot_id"] not in twin_ids] for volume_id, group in groups.items()}
-        groups, own_duplicates = self._settle_overlaps(groups, created)
-        self._delete(twins + own_duplicates + self._plan(groups, self._volume_ids(jobs)))
-        return self.result
-
-    def preview(self, jobs):
-        """Check mode: the exact plan, assuming every snapshot is made; nothing is mutated."""
-        groups = self._groups()
-        planned = self._jobs_to_run(jobs, groups)
-        new_state = "completed" if self.options.wait else "pending"
-        extra = {v["volume_id"]: [Generation(PLANNED_SNAPSHOT_ID, self.now, new_state, True)] for job in planned for v in job["volumes"]}
-        self.result["snapshots_created"] = [{"snapshot_id": None, "volume_id": v["volume_id"], "instance_id": job["instance_id"],
-                                             "created_at": format_created_at(self.now), "state": "planned", "volume_size": v["size"]}
-                                            for job in planned for v in job["volumes"]]
-        for snapshot, reason in self._plan(groups, self._volume_ids(jobs), extra):
-            self.result["snapshots_deleted"].append(self._entry(snapshot, reason=reason))
-        return self.result
+    def diff_line(self, entry):
+        return "%s %s" % (entry["snapshot_id"] or "(new)", entry["volume_id"])

@@ -214,16 +214,15 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import Rotation
-from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import RotationOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import AmiBackups
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import ImageSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
-from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_description_template
-from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
 
 
 def argument_spec():
@@ -239,28 +238,6 @@ def argument_spec():
     return spec
 
 
-def options_from_params(params):
-    """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
-    validate_name_template(params["name"])
-    validate_description_template(params["description"])
-    return RotationOptions(
-        name_template=params["name"],
-        description=params["description"],
-        no_reboot=params["no_reboot"],
-        protect_in_use=params["protect_in_use"],
-        **rotation_params(params)
-    )
-
-
-def diff_of(groups_before, result):
-    """Image names before and after, for --diff."""
-    removed = {image["image_id"] for image in result["images_deregistered"]}
-    before = sorted("%s %s" % (image["image_id"], image["name"]) for image in groups_before)
-    after = [line for line in before if line.split(" ", 1)[0] not in removed]
-    after += ["%s %s" % (image["image_id"] or "(new)", image["name"]) for image in result["images_created"]]
-    return {"before": {"images": before}, "after": {"images": sorted(after)}}
-
-
 def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec(),
@@ -268,8 +245,11 @@ def main():
         required_one_of=[("instance_ids", "filters")],
         supports_check_mode=True,
     )
+    params = module.params
     try:
-        options = options_from_params(module.params)
+        image_settings = ImageSettings(name_template=params["name"], description=params["description"], no_reboot=params["no_reboot"],
+                                       protect_in_use=params["protect_in_use"])
+        settings = RotationSettings.from_params(params)
     except ValueError as error:
         module.fail_json(msg=str(error))
 
@@ -277,10 +257,10 @@ def main():
     ec2 = module.client("ec2", retry_decorator=retry)
     autoscaling = module.client("autoscaling", retry_decorator=retry)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    rotation = Rotation(ec2, autoscaling, options, now)
+    rotation = RotationRun(AmiBackups(ec2, autoscaling, settings, image_settings), settings, now)
 
     with ending_on_errors(module, "ami_rotate", rotation):
-        instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
+        instances, gone = select_instances(ec2, params["instance_ids"], params["filters"])
         if gone:
             module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
         if not instances:
@@ -288,9 +268,7 @@ def main():
             module.exit_json(changed=False, **rotation.result)
         result = rotation.preview(instances) if module.check_mode else rotation.run(instances)
     changed = bool(result["images_created"] or result["images_deregistered"] or result["snapshots_deleted"])
-    selected = {i["instance_id"] for i in instances}
-    before = [image for image in rotation.images_before or [] if image["instance_id"] in selected]
-    extra = {"diff": diff_of(before, result)} if module._diff else {}
+    extra = {"diff": rotation.diff()} if module._diff else {}
     exit_with_failures(module, "ami_rotate", "instance_id", dict(result, changed=changed, **extra))
 
 

@@ -177,16 +177,13 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import se
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotation
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotRotationOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotBackups
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import SnapshotSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import instance_job
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_rotation import volume_job
-
-
-# AWS takes 255 characters of description; the subject id and the run mark need the rest.
-DESCRIPTION_TEMPLATE_LIMIT = 200
 
 
 def argument_spec():
@@ -203,24 +200,13 @@ def argument_spec():
     return spec
 
 
-def options_from_params(params):
-    """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
+def settings_from_params(params):
+    """(RotationSettings, SnapshotSettings), checked before any AWS call; ValueError names the option and value."""
     if (params["exclude_boot_volume"] or params["exclude_devices"]) and not params["instance_ids"]:
         raise ValueError("exclude_boot_volume and exclude_devices apply to instance_ids only")
-    description = params["description"]
-    if description is not None and len(description) > DESCRIPTION_TEMPLATE_LIMIT:
-        raise ValueError("description: at most %d characters, got %d: %r" % (DESCRIPTION_TEMPLATE_LIMIT, len(description), description[:40] + "..."))
-    if description is not None:
-        try:
-            description.format(policy="", subject="")
-        except (KeyError, IndexError, ValueError) as error:
-            raise ValueError("description: template %r has an unknown placeholder or a stray brace: %s" % (description, error)) from error
-    return SnapshotRotationOptions(
-        description=description,
-        copy_volume_tags=params["copy_volume_tags"],
-        exclude_boot_volume=params["exclude_boot_volume"],
-        **rotation_params(params)
-    )
+    snapshot_settings = SnapshotSettings(description=params["description"], copy_volume_tags=params["copy_volume_tags"],
+                                         exclude_boot_volume=params["exclude_boot_volume"])
+    return RotationSettings.from_params(params), snapshot_settings
 
 
 def select_jobs(ec2, params):
@@ -232,14 +218,6 @@ def select_jobs(ec2, params):
     return [volume_job(volume) for volume in select_volumes(ec2, params["volume_ids"], params["filters"])], []
 
 
-def diff_of(snapshots_before, volume_ids, result):
-    removed = {entry["snapshot_id"] for entry in result["snapshots_deleted"]}
-    before = sorted("%s %s" % (s["snapshot_id"], s["source_volume"]) for s in snapshots_before if s["source_volume"] in volume_ids)
-    after = [line for line in before if line.split(" ", 1)[0] not in removed]
-    after += ["%s %s" % (entry["snapshot_id"] or "(new)", entry["volume_id"]) for entry in result["snapshots_created"]]
-    return {"before": {"snapshots": before}, "after": {"snapshots": sorted(after)}}
-
-
 def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec(),
@@ -248,12 +226,13 @@ def main():
         supports_check_mode=True,
     )
     try:
-        options = options_from_params(module.params)
+        settings, snapshot_settings = settings_from_params(module.params)
     except ValueError as error:
         module.fail_json(msg=str(error))
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    rotation = SnapshotRotation(ec2, options, datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    rotation = RotationRun(SnapshotBackups(ec2, settings, snapshot_settings), settings, now)
     with ending_on_errors(module, "snapshot_rotate", rotation):
         jobs, warnings = select_jobs(ec2, module.params)
         for warning in warnings:
@@ -263,8 +242,7 @@ def main():
             module.exit_json(changed=False, **rotation.result)
         result = rotation.preview(jobs) if module.check_mode else rotation.run(jobs)
     changed = bool(result["snapshots_created"] or result["snapshots_deleted"])
-    volume_ids = {v["volume_id"] for job in jobs for v in job["volumes"]}
-    extra = {"diff": diff_of(rotation.snapshots_before or [], volume_ids, result)} if module._diff else {}
+    extra = {"diff": rotation.diff()} if module._diff else {}
     exit_with_failures(module, "snapshot_rotate", "volume_id", dict(result, changed=changed, **extra))
 
 

@@ -1,4 +1,4 @@
-"""The rule that settles backups of overlapping runs (Rotation._settle_overlaps), case by case.
+"""The rule that settles backups of overlapping runs (BackupAdapter.settle for AMIs), case by case.
 
 Pure: the groups are given, no AWS call is made. test_concurrency.py shows the same rule
 end to end with two ansible-playbook processes.
@@ -6,19 +6,19 @@ end to end with two ansible-playbook processes.
 
 import datetime
 
-from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import Rotation
-from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import RotationOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import AmiBackups
+from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import ImageSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 
 NOW = datetime.datetime(2026, 11, 23, 3, 15, 0, tzinfo=datetime.timezone.utc)
 INSTANCE = "i-0123456789abcdef0"
 
 
 def rotation(min_interval=datetime.timedelta(hours=1)):
-    options = RotationOptions(policy="daily", retention=RetentionPolicy(keep_last=2), name_template="{instance_id}-{timestamp}",
-                              description=None, no_reboot=True, extra_tags={}, min_interval=min_interval, wait=True,
-                              wait_timeout=60, protect_in_use=True, max_concurrency=2)
-    return Rotation(None, None, options, NOW)
+    settings = RotationSettings(policy="daily", retention=RetentionPolicy(keep_last=2), min_interval=min_interval, wait_timeout=60, max_concurrency=2)
+    return RotationRun(AmiBackups(None, None, settings, ImageSettings(name_template="{instance_id}-{timestamp}")), settings, NOW)
 
 
 def image(image_id, seconds_from_now, state="available", managed=True):
@@ -28,7 +28,7 @@ def image(image_id, seconds_from_now, state="available", managed=True):
 
 def settle(run, group, ours="ami-ours"):
     created = {ours: {"image_id": ours, "instance_id": INSTANCE}}
-    return run._settle_overlaps({INSTANCE: group}, created)
+    return run.adapter.settle({INSTANCE: group}, created, run)
 
 
 def ids(group):

@@ -6,7 +6,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -52,11 +52,11 @@ PARAMS = {"policy": "daily", "retention": {"keep_last": 2, "keep_daily": None}, 
           "wait": True, "wait_timeout": 60, "max_concurrency": 5}
 
 
-def test_rotation_params_normalise_valid_input():
-    checked = rotation_params(PARAMS)
-    assert checked["retention"] == RetentionPolicy(keep_last=2)
-    assert checked["extra_tags"] == {"Team": "7"}
-    assert checked["min_interval"] == datetime.timedelta(hours=20)
+def test_rotation_settings_normalise_valid_input():
+    checked = RotationSettings.from_params(PARAMS)
+    assert checked.retention == RetentionPolicy(keep_last=2)
+    assert checked.extra_tags == {"Team": "7"}
+    assert checked.min_interval == datetime.timedelta(hours=20)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -66,9 +66,9 @@ def test_rotation_params_normalise_valid_input():
     ({"max_concurrency": 101}, "max_concurrency: must be between 1 and 100, got 101"),
     ({"min_interval": "1y"}, "min_interval: invalid duration '1y'"),
 ])
-def test_rotation_params_name_the_bad_option_and_value(change, message):
+def test_rotation_settings_name_the_bad_option_and_value(change, message):
     with pytest.raises(ValueError) as error:
-        rotation_params(dict(PARAMS, **change))
+        RotationSettings.from_params(dict(PARAMS, **change))
     assert str(error.value).startswith(message)
 
 

@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The rotation engine: the one sequence every resource kept in generations goes through.
+
+A run, and why it is in this order (docs/architecture.md, "The rotation sequence"):
+1. read the policy's backups once, grouped per source (the adapter's group key);
+2. choose what to create: a source whose newest backup is younger than min_interval is
+   skipped, and so is a backup the retention policy would delete at once (a copy of an old
+   source under keep_last, say): the plan is made over what exists and what would be created
+   before anything is created, so a re-run with nothing new at the source changes nothing;
+3. create (a bounded pool, or the adapter's own queue), then wait with one poll a round;
+4. read again: the plan is made from what AWS holds now, so a crashed or concurrent run's
+   backups are counted too; twins of retried creates and backups of overlapping runs are
+   settled (generation_groups);
+5. plan each group with the pure retention planner, protecting what is still in use;
+6. remove, then the adapter's follow-up (an AMI's snapshots, a copy source's sharing).
+A group whose backup or removal failed in this run is not pruned (safety rule 5). Check mode
+(preview) runs steps 1, 2 and 5 with the new backups assumed made.
+
+What differs per resource is an adapter (BackupAdapter): how to describe, create and remove,
+how a backup is grouped and named in results. The engine never calls AWS itself.
+"""
+
+import collections
+import time
+
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import group_by_source
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_retried_twins
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
+from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
+
+# One create call to make: `subject` is the adapter's own (an instance, a volume set, a source
+# snapshot); `labels` maps each group the call makes a backup in to the fields that name it in
+# skip and failure entries; `created_at` is the time the backup will carry.
+Request = collections.namedtuple("Request", "subject labels created_at")
+
+# The result keys of one resource: what was created, removed, kept, kept because in use
+# (None: kept entries say why), and skipped sources.
+ResultKeys = collections.namedtuple("ResultKeys", "created removed retained protected skipped")
+
+
+class BackupAdapter:
+    """What a resource kept in generations tells the engine; every method is about one resource type.
+
+    Summaries of backups are dicts with `id_key`, `created_at`, `state`, `managed` and, for
+    resources whose descriptions bear run marks, `description`.
+    """
+
+    id_key = None           # the summary key of a backup's id, e.g. "image_id"
+    finished_state = None   # the state in which a backup is a generation: "available", "completed"
+    removes = "deletes"     # the verb of reasons about removing ("deregisters" for AMIs)
+    keys = None             # ResultKeys
+    extra_result_keys = ()  # result lists the adapter fills itself
+    marks_twins = False     # whether retried creates are told apart by the run mark in descriptions
+    create_action = None    # the API action named in a failed create's message
+    remove_action = None    # the API action named in a failed removal's message
+    diff_key = None         # the key of diff mode's before/after lists
+    find_references = None  # {id: reason} of backups still in use, or None: nothing is protected
+
+    def describe(self):
+        """The managed backups of the policy (or policies) this run rotates."""
+        raise NotImplementedError
+
+    def group_of(self, backup):
+        raise NotImplementedError
+
+    def labels(self, backup):
+        """The fields that name a backup's source in failure entries."""
+        raise NotImplementedError
+
+    def requests(self, subjects, run):
+        """The Requests for the selected subjects, oldest first; may skip or fail some through `run`."""
+        raise NotImplementedError
+
+    def group_keys(self, subjects):
+        """The groups this run prunes: every selected source's, whether a backup was made or not."""
+        raise NotImplementedError
+
+    def create(self, request, run):
+        """{id: summary} of what one create call made, state pending."""
+        raise NotImplementedError
+
+    def create_action_for(self, request):
+        """The API action named when the create call of `request` fails."""
+        return self.create_action
+
+    def create_all(self, requests, run):
+        """{id: summary} of every request, a failed one recorded and not stopping the others."""
+        created = {}
+        for outcome in run_bounded(lambda request: self.create(request, run), requests, run.settings.max_concurrency):
+            if outcome.ok:
+                created.update(outcome.value)
+            else:
+                run.fail_request(outcome.item, "%s: %s" % (self.create_action_for(outcome.item), error_text(outcome.error)))
+        return created
+
+    def wait(self, backup_ids, timeout):
+        """{id: summary} once none is pending or `timeout` seconds have passed."""
+        raise NotImplementedError
+
+    def remove(self, backup):
+        raise NotImplementedError
+
+    def entry(self, backup, **extra):
+        """A backup as the module returns it."""
+        raise NotImplementedError
+
+    def planned_entries(self, request, state):
+        """Check mode: the entries of what `request` would create."""
+        raise NotImplementedError
+
+    def diff_line(self, entry):
+        raise NotImplementedError
+
+    def settle(self, groups, created, run):
+        """(groups to plan, own duplicates to remove): twins of retried creates, then overlapping runs."""
+        twins = settle_retried_twins(groups, self.id_key, {i: self.group_of(b) for i, b in created.items()}, run.mark) if self.marks_twins else []
+        twin_ids = {backup[self.id_key] for backup, _reason in twins}
+        groups = {key: [b for b in group if b[self.id_key] not in twin_ids] for key, group in groups.items()}
+        sources = {backup_id: self.group_of(b) for backup_id, b in created.items() if self.group_of(b) not in run.failed_groups}
+        settled = settle_overlaps(groups, sources, self.id_key, run.settings.min_interval, self.removes)
+        run.unpruned.update(settled.unsettled)
+        run.warnings.extend(warning for _key, warning in sorted(settled.unsettled.items()))
+        run.result[self.keys.retained] += [self.entry(backup, reason=reason) for backup, reason in settled.others]
+        return settled.groups, twins + settled.own_duplicates
+
+    def after_wait(self, created, backups, run):
+        """Once the new backups are waited for and the policy's backups read again."""
+
+    def after_removal(self, removed, backups, run):
+        """Once the plan's backups are removed; `backups` is what the second read found."""
+
+
+class RotationRun:
+    """One run of a rotating module over its selected subjects."""
+
+    def __init__(self, adapter, settings, now, clock=time.monotonic):
+        self.adapter = adapter
+        self.settings = settings
+        self.now = now
+        self.clock = clock
+        self.mark = RunMark()
+        self.result = {key: [] for key in adapter.keys + adapter.extra_result_keys + ("failures",) if key}
+        self.warnings = []
+        self.failed_groups = set()
+        # Groups whose overlap with another run is not settled yet: not pruned in this run.
+        self.unpruned = set()
+        # The backups as the run found them, for diff mode.
+        self.backups_before = None
+        self.selected_groups = ()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def skip(self, labels, reason):
+        self.result[self.adapter.keys.skipped].append(dict(labels, reason=reason))
+
+    def fail(self, group, labels, message):
+        self.failed_groups.add(group)
+        self.result["failures"].append(dict(labels, error=message))
+
+    def fail_request(self, request, message):
+        for group, labels in request.labels.items():
+            self.fail(group, labels, message)
+
+    def fail_backup(self, backup, message):
+        self.fail(self.adapter.group_of(backup), self.adapter.labels(backup), message)
+
+    def _read(self):
+        backups = self.adapter.describe()
+        if self.backups_before is None:
+            self.backups_before = backups
+        return backups
+
+    def _groups(self, backups):
+        return group_by_source(backups, self.adapter.group_of)
+
+    # -- step 2: what to create ----------------------------------------------------------------
+
+    def _choose(self, subjects, groups):
+        """The requests worth making now; the others are skipped with the reason."""
+        id_key = self.adapter.id_key
+        chosen = []
+        planned = collections.defaultdict(list)
+        for request in self.adapter.requests(subjects, self):
+            reasons = {group: min_interval_reason(groups.get(group, []) + planned[group], id_key, self.settings.min_interval, request.created_at)
+                       for group in request.labels}
+            # A set of several volumes is made when any of them is due.
+            if request.labels and all(reasons.values()):
+                for group, labels in request.labels.items():
+                    self.skip(labels, "min_interval: " + reasons[group])
+                continue
+            chosen.append(request)
+            for group in request.labels:
+                planned[group].append({id_key: "(planned)", "state": "pending", "created_at": request.created_at})
+        return self._kept_by_retention(chosen, groups)
+
+    def _planned_generations(self, requests, state):
+        """{group: [Generation]} of what the requests would create, each id naming its request."""
+        planned = collections.defaultdict(list)
+        for number, request in enumerate(requests):
+            for group in request.labels:
+                planned[group].append(Generation("(new %d)" % number, request.created_at, state, True))
+        return planned
+
+    def _kept_by_retention(self, requests, groups):
+        """The requests whose backup the retention policy would keep once made."""
+        planned = self._planned_generations(requests, self.adapter.finished_state)
+        plans, _references = plan_groups({group: groups.get(group, []) for group in planned}, self.adapter.id_key, self.settings.retention,
+                                         extra_generations=planned)
+        kept = []
+        for number, request in enumerate(requests):
+            planned_id = "(new %d)" % number
+            if any(planned_id in {g.id for g in plans[group].keep} for group in request.labels):
+                kept.append(request)
+                continue
+            for group, labels in request.labels.items():
+                self.skip(labels, "retention would not keep it: %s" % plans[group].reasons[planned_id])
+        return kept
+
+    # -- step 3: wait --------------------------------------------------------------------------
+
+    def _wait(self, created, timeout):
+        latest = self.adapter.wait(sorted(created), timeout)
+        for backup_id, backup in sorted(created.items()):
+            backup.update(latest.get(backup_id, {}))
+            if backup["state"] == "pending":
+                self.warnings.append("%s of %s is still pending after wait_timeout %ss; it becomes a generation once %s"
+                                     % (backup_id, self.adapter.group_of(backup), self.settings.wait_timeout, self.adapter.finished_state))
+            elif backup["state"] != self.adapter.finished_state:
+                message = backup.get("state_message")
+                self.fail_backup(backup, "%s ended %s%s" % (backup_id, backup["state"], ": " + message if message else ""))
+
+    # -- steps 5 and 6: plan and remove ----------------------------------------------------------
+
+    def _plan(self, groups, extra=None):
+        """[(backup, reason)] to remove; kept backups are recorded with the rule that keeps them."""
+        adapter = self.adapter
+        selected = {key: groups.get(key, []) for key in self.selected_groups if key not in self.failed_groups and key not in self.unpruned}
+        plans, references = plan_groups(selected, adapter.id_key, self.settings.retention, adapter.find_references, extra)
+        to_remove = []
+        for key, group_plan in sorted(plans.items()):
+            backups = {backup[adapter.id_key]: backup for backup in selected[key]}
+            for generation in group_plan.keep:
+                if generation.id in backups:
+                    result_key = adapter.keys.protected if adapter.keys.protected and generation.id in references else adapter.keys.retained
+                    self.result[result_key].append(adapter.entry(backups[generation.id], reason=group_plan.reasons[generation.id]))
+            to_remove += [(backups[g.id], group_plan.reasons[g.id]) for g in group_plan.delete if g.id in backups]
+        return to_remove
+
+    def _remove(self, to_remove):
+        adapter = self.adapter
+        removed = []
+        for outcome in run_bounded(lambda item: adapter.remove(item[0]), to_remove, self.settings.max_concurrency):
+            backup, reason = outcome.item
+            if outcome.ok:
+                removed.append(backup)
+                self.result[adapter.keys.removed].append(adapter.entry(backup, reason=reason))
+            else:
+                self.fail_backup(backup, "%s %s: %s" % (adapter.remove_action, backup[adapter.id_key], error_text(outcome.error)))
+        return removed
+
+    # -- the two entry points ------------------------------------------------------------------
+
+    def run(self, subjects):
+        adapter = self.adapter
+        self.selected_groups = adapter.group_keys(subjects)
+        requests = self._choose(subjects, self._groups(self._read()))
+        created = adapter.create_all(requests, self)
+        if created and self.settings.wait:
+            self._wait(created, self.settings.wait_timeout)
+        self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
+        backups = self._read()
+        adapter.after_wait(created, backups, self)
+        groups, own_duplicates = adapter.settle(self._groups(backups), created, self)
+        removed = self._remove(own_duplicates + self._plan(groups))
+        adapter.after_removal(removed, backups, self)
+        return self.result
+
+    def preview(self, subjects):
+        """Check mode: the exact plan, assuming every backup is made; nothing is mutated."""
+        adapter = self.adapter
+        self.selected_groups = adapter.group_keys(subjects)
+        groups = self._groups(self._read())
+        requests = self._choose(subjects, groups)
+        # With wait, the new backups are finished before pruning and count as generations.
+        state = adapter.finished_state if self.settings.wait else "pending"
+        self.result[adapter.keys.created] = [entry for request in requests for entry in adapter.planned_entries(request, "planned")]
+        for backup, reason in self._plan(groups, self._planned_generations(requests, state)):
+            self.result[adapter.keys.removed].append(adapter.entry(backup, reason=reason))
+        return self.result
+
+    def diff(self):
+        """Diff mode: the selected groups' backups before and after the run."""
+        adapter = self.adapter
+        removed = {entry[adapter.id_key] for entry in self.result[adapter.keys.removed]}
+        before = sorted(adapter.diff_line(adapter.entry(b)) for b in self.backups_before or [] if adapter.group_of(b) in self.selected_groups)
+        after = [line for line in before if line.split(" ", 1)[0] not in removed]
+        after += [adapter.diff_line(entry) for entry in self.result[adapter.keys.created]]
+        return {"before": {adapter.diff_key: before}, "after": {adapter.diff_key: sorted(after)}}
