@@ -2,7 +2,7 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Which AMIs are still referenced, and by what (DESIGN.md, safety rule 3).
+"""Which AMIs are still referenced, and by what (docs/architecture.md, safety rule 3).
 
 An AMI that an instance, a launch template version or an Auto Scaling group points at must
 not be deregistered: a scale-out or a replacement would fail. Any error while looking is

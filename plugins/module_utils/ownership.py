@@ -57,7 +57,7 @@ def ownership_tags(policy, created_at, **lineage):
 
 
 def is_managed(tags):
-    """Only resources carrying this tag may ever be deleted (DESIGN.md, safety rule 1)."""
+    """Only resources carrying this tag may ever be deleted (docs/architecture.md, safety rule 1)."""
     return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
 
 

@@ -2,7 +2,7 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""One bounded worker pool for fan-out over many resources (DESIGN.md: never one loop item each)."""
+"""One bounded worker pool for fan-out over many resources (docs/architecture.md: never one loop item each)."""
 
 from concurrent.futures import ThreadPoolExecutor
 
