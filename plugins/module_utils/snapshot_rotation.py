@@ -81,7 +81,11 @@ class SnapshotBackups(BackupAdapter):
         self.snapshots = snapshot_settings
 
     def describe(self):
-        return ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.settings.policy))
+        # The snapshots behind ami_rotate's images of the same policy name are the images'
+        # generations, not the volumes': AWS describes them "Created by CreateImage(...) for ami-...".
+        # (A lineage tag filter would also drop a set whose run was killed before tagging it.)
+        snapshots = ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.settings.policy))
+        return [snapshot for snapshot in snapshots if not snapshot["image_id"]]
 
     def group_of(self, backup):
         return backup["source_volume"]

@@ -111,3 +111,22 @@ def test_backup_playbook_copies_snapshots_to_the_dr_region(sim, ec2):
     assert set(lineage) == tagged
     assert all(len(group) == 2 for group in lineage.values())
     assert "DR us-west-2: %d copies started" % len(tagged) in second.stdout
+
+
+def test_backup_playbook_dr_copies_leave_the_ami_snapshots_of_the_same_policy_alone(sim, ec2):
+    fleet = yaml.safe_load(DEMO_FLEET.read_text())
+    fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
+    volumes = sim.seed(fleet)["volumes"]
+    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+    extra = '{"backup_amis": true, "backup_snapshots": true, "snapshot_backup_dr_region": "us-west-2"}'
+
+    result = run_playbook(sim, "-e", extra)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Both steps made "daily" snapshots: the AMIs' (CreateImage) and the volumes' (snapshot_rotate).
+    ami_snapshots = [s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] if "CreateImage" in s.get("Description", "")]
+    assert ami_snapshots and all(tags_of(s)["cloudops:policy"] == "daily" for s in ami_snapshots)
+    dr = aws_client(sim, "ec2", "us-west-2")
+    copies = dr.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:cloudops:managed-by", "Values": ["cloudops.aws"]}])["Snapshots"]
+    assert {tags_of(c)["cloudops:source-volume"] for c in copies} == tagged
+    assert not {tags_of(c)["cloudops:source-snapshot"] for c in copies} & {s["SnapshotId"] for s in ami_snapshots}

@@ -69,6 +69,9 @@ class FakeEC2:
             if name.startswith("tag:"):
                 if tags.get(name[4:]) not in values:
                     return False
+            elif name == "tag-key":
+                if not set(tags) & set(values):
+                    return False
             elif name in ("image-id", "snapshot-id"):
                 if resource.get("ImageId", resource.get("SnapshotId")) not in values:
                     return False
@@ -245,3 +248,16 @@ def test_snapshot_adapter_prunes_per_volume_and_protects_a_snapshot_an_image_use
 def test_snapshot_settings_refuse_a_bad_description_template():
     with pytest.raises(ValueError, match="description: template '{volume}' has an unknown placeholder"):
         SnapshotSettings(description="{volume}")
+
+
+def test_snapshot_adapter_does_not_count_the_snapshots_of_images_of_the_same_policy():
+    ec2 = FakeEC2()
+    image_snapshot_time = NOW - datetime.timedelta(hours=1)
+    ec2.add_snapshot("snap-of-ami", "vol-1", image_snapshot_time, managed_tags("daily", image_snapshot_time, **{"cloudops:source-instance": "i-1"}),
+                     "Created by CreateImage(i-1) for ami-0123")
+    shared = settings(min_interval=datetime.timedelta(hours=20))
+
+    result = RotationRun(SnapshotBackups(ec2, shared, SnapshotSettings()), shared, NOW).run([volume_job(VOLUME)])
+
+    assert result["volumes_skipped"] == [] and len(result["snapshots_created"]) == 1
+    assert "snap-of-ami" in ec2.snapshots and result["snapshots_retained"][0]["snapshot_id"] != "snap-of-ami"
