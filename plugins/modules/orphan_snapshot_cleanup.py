@@ -124,7 +124,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.durations import pars
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.orphan_snapshots import OrphanCleanup
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import validate_max_concurrency
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import validate_max_concurrency
 
 
 def main():
