@@ -43,7 +43,8 @@ class SnapshotSettings:
         if self.description is None:
             return
         if len(self.description) > DESCRIPTION_TEMPLATE_LIMIT:
-            raise ValueError("description: at most %d characters, got %d: %r" % (DESCRIPTION_TEMPLATE_LIMIT, len(self.description), self.description[:40] + "..."))
+            raise ValueError("description: at most %d characters, got %d: %r"
+                             % (DESCRIPTION_TEMPLATE_LIMIT, len(self.description), self.description[:40] + "..."))
         try:
             self.description.format(policy="", subject="")
         except (KeyError, IndexError, ValueError) as error:
