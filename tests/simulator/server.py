@@ -24,6 +24,7 @@ from simulator import control, ebs_copies, ebs_limits, ec2_images, fleet, speedu
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
+from simulator.machines import MACHINES  # noqa: E402
 from simulator.protocol import error_code_of, error_response, parse_call, read_body  # noqa: E402
 from simulator.throttling import Throttle  # noqa: E402
 
@@ -62,6 +63,7 @@ class Simulator:
         ebs_limits.LIMITS.reset()
         ebs_copies.LIMITS.reset()
         ssm.reset()
+        MACHINES.reset()
 
     def reset(self):
         moto_api_backend.reset()

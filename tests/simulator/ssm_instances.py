@@ -3,8 +3,9 @@
 - Every EC2 instance that is not terminated (or shutting down) is a managed node with a
   running agent, unless the control endpoint marked it unmanaged (no agent, no instance
   profile: SSM does not know it at all).
-- PingStatus is `Online` for a running instance, `ConnectionLost` for any other state or when
-  the control endpoint marked it offline (agent stopped, no route to the SSM endpoint).
+- PingStatus is `Online` for a running instance, `ConnectionLost` for any other state, while it
+  reboots (machines.MACHINES), or when the control endpoint marked it offline (agent stopped, no
+  route to the SSM endpoint).
 - DescribeInstanceInformation answers with these nodes: `Filters` (InstanceIds, PingStatus,
   PlatformTypes, ResourceType, AgentVersion, `tag:<key>`, `tag-key`) and
   `InstanceInformationFilterList` (the same keys but tags), paginated with MaxResults 5-50.
@@ -15,6 +16,8 @@ import threading
 
 from moto.ec2.models import ec2_backends
 from moto.ssm.exceptions import InvalidFilterKey, ValidationException
+
+from simulator.machines import MACHINES
 
 AGENT_VERSION = "3.3.1142.0"
 GONE_STATES = ("terminated", "shutting-down")
@@ -70,7 +73,7 @@ def managed_node(backend, instance):
     """The InstanceInformation of an EC2 instance, or None when SSM does not manage it."""
     if instance.state in GONE_STATES or MARKS.is_unmanaged(instance.id):
         return None
-    online = instance.state == "running" and not MARKS.is_offline(instance.id)
+    online = instance.state == "running" and not MARKS.is_offline(instance.id) and not MACHINES.rebooting(instance.id)
     windows = (instance.platform or "").lower() == "windows"
     return {
         "InstanceId": instance.id,
