@@ -8,11 +8,13 @@
 FILTER_VALUES_LIMIT = 200
 
 
-def all_pages(call, result_key, token_key="NextToken", **params):
+def all_pages(call, result_key, token_key="NextToken", request_token_key=None, **params):
     """Every item of a paginated describe.
 
     `call` is a method of a client made with an AWSRetry decorator: each page is retried on
     its own, so a throttled page 7 does not repeat pages 1 to 6 as a whole-paginator retry would.
+    The next page's token comes in `token_key` and goes back in `request_token_key` (the same
+    key unless the API names them apart, as ELBv2's NextMarker and Marker).
     """
     items = []
     while True:
@@ -21,7 +23,7 @@ def all_pages(call, result_key, token_key="NextToken", **params):
         token = page.get(token_key)
         if not token:
             return items
-        params[token_key] = token
+        params[request_token_key or token_key] = token
 
 
 def chunks(values, size=FILTER_VALUES_LIMIT):
