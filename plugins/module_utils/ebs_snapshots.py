@@ -2,7 +2,8 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS I/O for EBS snapshots: create (single and multi-volume), batched describes, wait, delete."""
+"""AWS I/O for EBS snapshots: create (single and multi-volume), batched describes, wait, delete, and copies
+to another Region or account (copy, find the managed copies, share the sources)."""
 
 import re
 
@@ -13,6 +14,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import tolerating
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_REGION_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import created_at_of
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
@@ -105,3 +109,31 @@ def delete_snapshot(ec2, snapshot_id):
     """Delete a snapshot; one already gone counts as done (a retry after a lost answer finds it so)."""
     with tolerating(["InvalidSnapshot.NotFound"]):
         ec2.delete_snapshot(aws_retry=True, SnapshotId=snapshot_id)
+
+
+def describe_copies(ec2, source_region):
+    """The managed copies in the destination whose sources are in source_region."""
+    filters = [{"Name": "tag:" + MANAGED_BY_KEY, "Values": [MANAGED_BY_VALUE]}, {"Name": "tag:" + SOURCE_REGION_KEY, "Values": [source_region]}]
+    return describe_snapshots(ec2, filters)
+
+
+def shared_snapshot_ids(ec2, account_id):
+    """Ids of this account's snapshots that account_id may create volumes from."""
+    return {s["SnapshotId"] for s in all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], RestorableByUserIds=[account_id])}
+
+
+def set_shared(ec2, snapshot_id, account_id, shared):
+    """Let account_id create volumes from (and so copy) the snapshot, or stop letting it."""
+    ec2.modify_snapshot_attribute(aws_retry=True, SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                  OperationType="add" if shared else "remove", UserIds=[account_id])
+
+
+def copy_snapshot(ec2, source_region, source_snapshot_id, description, tags, encrypted, kms_key_id):
+    """CopySnapshot into the Region (and account) of `ec2`, tagged at birth; returns the copy's id."""
+    params = {"SourceRegion": source_region, "SourceSnapshotId": source_snapshot_id, "Description": description,
+              "TagSpecifications": [{"ResourceType": "snapshot", "Tags": ansible_dict_to_boto3_tag_list(tags)}]}
+    if encrypted:
+        params["Encrypted"] = True
+    if kms_key_id:
+        params["KmsKeyId"] = kms_key_id
+    return ec2.copy_snapshot(aws_retry=True, **params)["SnapshotId"]

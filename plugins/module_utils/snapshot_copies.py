@@ -10,8 +10,8 @@ The sequence, in the order of ami_rotation:
 2. choose the sources to copy: completed, not copied yet, past min_interval, and kept by the
    retention plan of their group (existing copies and planned ones together); refuse encrypted
    sources whose copy cannot be made as asked, before anything is started;
-3. start the copies through a queue that keeps at most max_in_flight of them pending in the
-   destination Region (AWS allows 20); ResourceLimitExceeded means "wait for a slot";
+3. start the copies through the copy queue (copy_queue.CopyQueue), which keeps at most
+   max_in_flight of them pending in the destination Region (AWS allows 20);
 4. wait for them with one poll for all, then stop sharing the sources whose copies are done;
 5. describe the copies again and plan each (policy, source volume) group with the pure
    retention planner; delete. A source that failed in this run leaves its group unpruned.
@@ -19,38 +19,25 @@ The sequence, in the order of ami_rotation:
 
 import collections
 import datetime
-import re
 import time
-import uuid
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency
-
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
-from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import key_manager
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyQueue
+from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyRequest
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
-from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_KEY
-from ansible_collections.cloudops.aws.plugins.module_utils.ownership import MANAGED_BY_VALUE
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import POLICY_KEY
-from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_REGION_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_SNAPSHOT_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
-from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
-from ansible_collections.cloudops.aws.plugins.module_utils.waiting import POLL_DELAYS
+from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
 CopyOptions = collections.namedtuple(
@@ -61,107 +48,11 @@ CopyOptions = collections.namedtuple(
 
 DEFAULT_POLICY = "default"
 
-# AWS: at most 20 concurrent snapshot copies per destination Region; one more answers this code.
-AWS_COPIES_IN_FLIGHT = 20
-COPY_LIMIT_ERROR = "ResourceLimitExceeded"
 # Copies that exist or are being made: a source with one is not copied again.
 LIVE_STATES = ("pending", "completed")
 PLANNED_COPY = "(copy of %s)"
 # Two copies of one source are one too many however far apart they were started.
 EVERY_COPY = datetime.timedelta.max
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/.+$")
-
-
-def destination_account_of(role_arn):
-    """The account id in a role ARN; ValueError naming the option when it is not one."""
-    match = ROLE_ARN.match(role_arn)
-    if not match:
-        raise ValueError("destination_role_arn: not an IAM role ARN (arn:aws:iam::123456789012:role/name): %r" % role_arn)
-    return match.group(1)
-
-
-def assumed_role_credentials(sts, role_arn, session_name="cloudops-aws-snapshot-copy"):
-    """Client keyword arguments for the role, from STS AssumeRole."""
-    credentials = sts.assume_role(aws_retry=True, RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-            "aws_session_token": credentials["SessionToken"]}
-
-
-def caller_account(sts):
-    return sts.get_caller_identity(aws_retry=True)["Account"]
-
-
-# -- AWS I/O --------------------------------------------------------------------------------------
-
-
-def describe_copies(ec2, source_region):
-    """The managed copies in the destination whose sources are in source_region."""
-    filters = [{"Name": "tag:" + MANAGED_BY_KEY, "Values": [MANAGED_BY_VALUE]}, {"Name": "tag:" + SOURCE_REGION_KEY, "Values": [source_region]}]
-    return ebs_snapshots.describe_snapshots(ec2, filters)
-
-
-def shared_snapshot_ids(ec2, account_id):
-    """Ids of this account's snapshots that account_id may create volumes from."""
-    return {s["SnapshotId"] for s in all_pages(ec2.describe_snapshots, "Snapshots", OwnerIds=["self"], RestorableByUserIds=[account_id])}
-
-
-def set_shared(ec2, snapshot_id, account_id, shared):
-    ec2.modify_snapshot_attribute(aws_retry=True, SnapshotId=snapshot_id, Attribute="createVolumePermission",
-                                  OperationType="add" if shared else "remove", UserIds=[account_id])
-
-
-def copy_snapshot(ec2, source_region, source_snapshot_id, description, tags, encrypted, kms_key_id):
-    params = {"SourceRegion": source_region, "SourceSnapshotId": source_snapshot_id, "Description": description,
-              "TagSpecifications": [{"ResourceType": "snapshot", "Tags": ansible_dict_to_boto3_tag_list(tags)}]}
-    if encrypted:
-        params["Encrypted"] = True
-    if kms_key_id:
-        params["KmsKeyId"] = kms_key_id
-    return ec2.copy_snapshot(aws_retry=True, **params)["SnapshotId"]
-
-
-def key_manager(kms, key_id):
-    """"AWS" for an AWS managed key (aws/ebs), "CUSTOMER" for a customer managed one."""
-    return kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]["KeyManager"]
-
-
-def error_code(error):
-    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-
-
-def _error_text(error):
-    return str(error) or error.__class__.__name__
-
-
-# -- choosing the sources ------------------------------------------------------------------------
-
-
-def select_sources(ec2, snapshot_ids, filters, only_latest):
-    """(sources to consider, [(summary, reason) skipped]) in the source Region.
-
-    Named ids that do not exist raise SelectionError before anything is done.
-    """
-    if snapshot_ids:
-        found = ebs_snapshots.describe_snapshots_by_id(ec2, snapshot_ids)
-        missing = [snapshot_id for snapshot_id in snapshot_ids if snapshot_id not in found]
-        if missing:
-            raise SelectionError("snapshot_ids: not found among this account's snapshots: %s" % ", ".join(missing))
-        snapshots = [found[snapshot_id] for snapshot_id in dict.fromkeys(snapshot_ids)]
-    else:
-        with refusal_named("filters", filters, REFUSED_FILTER_CODES):
-            snapshots = ebs_snapshots.describe_snapshots(ec2, filter_list(filters))
-    skipped = [(s, "state %s: only completed snapshots are copied" % s["state"]) for s in snapshots if s["state"] != "completed"]
-    completed = [s for s in snapshots if s["state"] == "completed"]
-    if not only_latest:
-        return completed, skipped
-    newest = {}
-    for snapshot in sorted(completed, key=lambda s: (s["created_at"], s["snapshot_id"])):
-        newest[snapshot["source_volume"]] = snapshot
-    for snapshot in completed:
-        latest = newest[snapshot["source_volume"]]
-        if latest is not snapshot:
-            skipped.append((snapshot, "only_latest: %s is the newest completed snapshot of %s" % (latest["snapshot_id"], snapshot["source_volume"])))
-    return sorted(newest.values(), key=lambda s: s["snapshot_id"]), skipped
 
 
 class SnapshotCopies:
@@ -181,7 +72,7 @@ class SnapshotCopies:
         self.copies_before = None
         # Marks this run's copies (in their description): a CopySnapshot retried after a lost answer
         # leaves a copy whose id the run never got, and the mark tells it is this run's own.
-        self.run_mark = "[run %s]" % uuid.uuid4().hex[:12]
+        self.run_mark = RunMark()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -216,18 +107,16 @@ class SnapshotCopies:
     def _group_key(copy):
         return (copy["tags"].get(POLICY_KEY, ""), copy["source_volume"])
 
-    def _groups(self, copies, extra=None):
+    def _groups(self, copies):
         groups = collections.defaultdict(list)
         for copy in copies:
             groups[self._group_key(copy)].append(copy)
-        for key, items in (extra or {}).items():
-            groups[key].extend(items)
         return groups
 
     def _copies(self):
         # run() and preview() begin here, in the destination Region (the option `region`).
         with region_reached("region", self.options.destination_region):
-            copies = describe_copies(self.ec2, self.options.source_region)
+            copies = ebs_snapshots.describe_copies(self.ec2, self.options.source_region)
         if self.copies_before is None:
             self.copies_before = copies
         return copies
@@ -247,7 +136,7 @@ class SnapshotCopies:
             return None
         manager = managers.get(source["kms_key_id"])
         if isinstance(manager, Exception):
-            return "could not read its KMS key %s: %s" % (source["kms_key_id"], _error_text(manager))
+            return "could not read its KMS key %s: %s" % (source["kms_key_id"], error_text(manager))
         if manager == "AWS" and self.options.destination_account:
             return ("refused: encrypted with the AWS managed key aws/ebs, whose key policy cannot be changed to let account %s use it, "
                     "so AWS does not let it be shared; re-encrypt it with a customer managed key (copy it in the source account with "
@@ -326,59 +215,28 @@ class SnapshotCopies:
 
     # -- step 3: the queue ---------------------------------------------------------------------
 
-    def _start_one(self, source):
-        account = self.options.destination_account
-        if account:
-            set_shared(self.source_ec2, source["snapshot_id"], account, True)
-        description = "cloudops.aws copy of %s (%s) from %s %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region, self.run_mark)
-        try:
-            return copy_snapshot(self.ec2, self.options.source_region, source["snapshot_id"], description, self._tags(source),
-                                 self.options.encrypted, self.options.kms_key_id)
-        except Exception:
-            # No copy, so no reason to share; a queued source is shared again when its turn comes.
-            if account:
-                try:
-                    set_shared(self.source_ec2, source["snapshot_id"], account, False)
-                except Exception as error:  # pylint: disable=broad-except
-                    self.warnings.append("could not stop sharing %s with account %s: %s" % (source["snapshot_id"], account, _error_text(error)))
-            raise
+    def _copy_request(self, source):
+        description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region)
+        return CopyRequest(source["snapshot_id"], self.run_mark.stamp(description), self._tags(source))
 
-    def _start(self, requests, in_flight, deadline):
+    def _start(self, requests, pending, deadline):
         """{copy_id: copy} started; sources still queued at the deadline are skipped, never failed."""
-        queue = list(requests)
+        options = self.options
+        queue = CopyQueue(self.source_ec2, self.ec2, options.source_region, options.max_in_flight, options.max_concurrency,
+                          options.encrypted, options.kms_key_id, options.destination_account, sleep=self.sleep, clock=self.clock)
+        outcome = queue.start([self._copy_request(source) for source in requests], pending, deadline)
+        self.warnings.extend(outcome.warnings)
+        sources = {source["snapshot_id"]: source for source in requests}
+        for request, error in outcome.failed:
+            self._fail(sources[request.source_snapshot_id], "copying %s: %s" % (request.source_snapshot_id, error_text(error)))
+        for request in outcome.queued:
+            self.skip(sources[request.source_snapshot_id], "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; "
+                      "a later run copies it" % (outcome.in_flight, options.destination_region, options.max_in_flight, options.wait_timeout))
         started = {}
-        limited = False
-        round_number = 0
-        while queue:
-            free = self.options.max_in_flight - len(in_flight)
-            # After ResourceLimitExceeded (copies this run cannot see fill the limit), probe with one.
-            size = min(free, 1) if limited else free
-            batch, queue = queue[:max(size, 0)], queue[max(size, 0):]
-            limited = False
-            for outcome in run_bounded(self._start_one, batch, self.options.max_concurrency):
-                source = outcome.item
-                if outcome.ok:
-                    in_flight.add(outcome.value)
-                    started[outcome.value] = {"snapshot_id": outcome.value, "source": source, "tags": self._tags(source),
-                                              "source_volume": source["source_volume"], "created_at": source["created_at"],
-                                              "state": "pending", "volume_size": source["volume_size"], "state_message": ""}
-                elif error_code(outcome.error) == COPY_LIMIT_ERROR:
-                    limited = True
-                    queue.insert(0, source)
-                else:
-                    self._fail(source, "copying %s: %s" % (source["snapshot_id"], _error_text(outcome.error)))
-            if not queue:
-                break
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                break
-            self.sleep(min(POLL_DELAYS[min(round_number, len(POLL_DELAYS) - 1)], remaining))
-            round_number += 1
-            latest = ebs_snapshots.describe_snapshots_by_id(self.ec2, sorted(in_flight))
-            in_flight.difference_update(i for i in list(in_flight) if latest.get(i, {}).get("state", "pending") != "pending")
-        for source in queue:
-            self.skip(source, "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
-                      % (len(in_flight), self.options.destination_region, self.options.max_in_flight, self.options.wait_timeout))
+        for copy_id, request in outcome.started.items():
+            source = sources[request.source_snapshot_id]
+            started[copy_id] = {"snapshot_id": copy_id, "source": source, "tags": request.tags, "source_volume": source["source_volume"],
+                                "created_at": source["created_at"], "state": "pending", "volume_size": source["volume_size"], "state_message": ""}
         return started
 
     # -- step 4: wait and unshare --------------------------------------------------------------
@@ -403,13 +261,13 @@ class SnapshotCopies:
         account = self.options.destination_account
         pending = {c["tags"].get(SOURCE_SNAPSHOT_KEY) for c in copies if c["state"] == "pending"}
         done = {c["tags"].get(SOURCE_SNAPSHOT_KEY): c for c in copies if c["state"] != "pending"}
-        shared = shared_snapshot_ids(self.source_ec2, account)
+        shared = ebs_snapshots.shared_snapshot_ids(self.source_ec2, account)
         targets = sorted(snapshot_id for snapshot_id in shared if snapshot_id in done and snapshot_id not in pending)
-        for outcome in run_bounded(lambda snapshot_id: set_shared(self.source_ec2, snapshot_id, account, False), targets, self.options.max_concurrency):
+        for outcome in run_bounded(lambda snapshot_id: ebs_snapshots.set_shared(self.source_ec2, snapshot_id, account, False), targets, self.options.max_concurrency):
             if outcome.ok:
                 self.result["sources_unshared"].append({"source_snapshot_id": outcome.item, "account_id": account})
             else:
-                self.warnings.append("could not stop sharing %s with account %s: %s" % (outcome.item, account, _error_text(outcome.error)))
+                self.warnings.append("could not stop sharing %s with account %s: %s" % (outcome.item, account, error_text(outcome.error)))
 
     # -- step 5: plan and delete ---------------------------------------------------------------
 
@@ -435,7 +293,7 @@ class SnapshotCopies:
                     by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(dict(copy, created_at=copy["start_time"]))
         twins = {source_id: same for source_id, same in by_source.items() if len(same) > 1}
         ours = {c["snapshot_id"]: source_id for source_id, same in twins.items() for c in same
-                if c["snapshot_id"] in started or c["description"].endswith(self.run_mark) or c["snapshot_id"] in settled_before}
+                if c["snapshot_id"] in started or self.run_mark.is_on(c["description"]) or c["snapshot_id"] in settled_before}
         settlement = settle_overlaps(twins, ours, "snapshot_id", EVERY_COPY, "deletes")
         copies = {c["snapshot_id"]: c for group in groups.values() for c in group}
         own = {item["snapshot_id"] for item, _reason in settlement.own_duplicates}
@@ -484,7 +342,7 @@ class SnapshotCopies:
             else:
                 self.failed_groups.add(self._group_key(copy))
                 self.result["failures"].append({"source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume_id": copy["source_volume"],
-                                                "error": "DeleteSnapshot %s: %s" % (copy["snapshot_id"], _error_text(outcome.error))})
+                                                "error": "DeleteSnapshot %s: %s" % (copy["snapshot_id"], error_text(outcome.error))})
 
     # -- the two entry points ------------------------------------------------------------------
 
@@ -493,7 +351,7 @@ class SnapshotCopies:
         copies = self._copies()
         pending_before = {c["snapshot_id"] for c in copies if c["state"] == "pending"}
         requests = self._requests(sources, copies)
-        started = self._start(requests, set(pending_before), deadline)
+        started = self._start(requests, pending_before, deadline)
         keys = sorted({self._group_of(s) for s in sources})
         if self.options.wait:
             # Copies an earlier run left pending in these groups are waited for too: they become generations now.

@@ -245,20 +245,20 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import assumed_role_credentials
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import caller_account
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import destination_account_of
+from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import AWS_COPIES_IN_FLIGHT
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import validate_region
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import AWS_COPIES_IN_FLIGHT
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import DEFAULT_POLICY
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import SnapshotCopies
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import assumed_role_credentials
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import caller_account
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import destination_account_of
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import select_sources
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_selection import select_sources
 
 
 def argument_spec():

@@ -1,65 +1,12 @@
-"""The copy queue and source selection of snapshot_copies, against a fake EC2 with a fake clock."""
+"""SnapshotCopies without AWS: which sources it copies, and how it settles two copies of one source."""
 
 import datetime
-import threading
-
-import pytest
-from botocore.exceptions import ClientError
 
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import SnapshotCopies
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import destination_account_of
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import select_sources
 
 T0 = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.timezone.utc)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
-class FakeEC2:
-    """Copies complete `duration` fake seconds after they start; AWS refuses more than `aws_limit` pending."""
-
-    def __init__(self, clock, duration=10, aws_limit=20, snapshots=None):
-        self.clock = clock
-        self.duration = duration
-        self.aws_limit = aws_limit
-        self.lock = threading.Lock()
-        self.copies = {}
-        self.most_pending = 0
-        self.refused = 0
-        self.snapshots = snapshots or []
-
-    def _pending(self):
-        return [i for i, started in self.copies.items() if self.clock() - started < self.duration]
-
-    def copy_snapshot(self, aws_retry, **params):
-        with self.lock:
-            if len(self._pending()) >= self.aws_limit:
-                self.refused += 1
-                raise ClientError({"Error": {"Code": "ResourceLimitExceeded", "Message": "too many copies"}}, "CopySnapshot")
-            snapshot_id = "snap-%017x" % (len(self.copies) + 1)
-            self.copies[snapshot_id] = self.clock()
-            self.most_pending = max(self.most_pending, len(self._pending()))
-            return {"SnapshotId": snapshot_id}
-
-    def describe_snapshots(self, aws_retry, OwnerIds, Filters, **params):
-        wanted = set(Filters[0]["Values"])
-        if Filters[0]["Name"] == "snapshot-id":
-            found = [{"SnapshotId": i, "State": "pending" if self.clock() - s < self.duration else "completed",
-                      "StartTime": T0, "VolumeId": "vol-1", "VolumeSize": 8} for i, s in self.copies.items() if i in wanted]
-            found += [s for s in self.snapshots if s["SnapshotId"] in wanted]
-            return {"Snapshots": found}
-        return {"Snapshots": list(self.snapshots)}
 
 
 def options(**changes):
@@ -68,79 +15,6 @@ def options(**changes):
                   encrypted=False, kms_key_id=None, destination_account=None)
     values.update(changes)
     return CopyOptions(**values)
-
-
-def sources(count):
-    return [{"snapshot_id": "snap-%017d" % n, "source_volume": "vol-%d" % n, "created_at": T0, "tags": {}, "volume_size": 8,
-             "encrypted": False, "kms_key_id": None} for n in range(count)]
-
-
-def start(ec2, clock, count, **changes):
-    copies = SnapshotCopies(None, ec2, None, options(**changes), sleep=clock.sleep, clock=clock)
-    started = copies._start(sources(count), set(), clock() + copies.options.wait_timeout)
-    return copies, started
-
-
-def test_the_queue_keeps_at_most_max_in_flight_pending():
-    clock = Clock()
-    ec2 = FakeEC2(clock)
-
-    copies, started = start(ec2, clock, 7, max_in_flight=3)
-
-    assert len(started) == 7 and ec2.most_pending == 3 and ec2.refused == 0
-    assert not copies.result["failures"] and not copies.result["sources_skipped"]
-
-
-def test_resource_limit_exceeded_means_wait_not_fail():
-    clock = Clock()
-    ec2 = FakeEC2(clock, aws_limit=2)
-
-    copies, started = start(ec2, clock, 6)
-
-    assert len(started) == 6 and ec2.refused > 0 and ec2.most_pending == 2
-    assert not copies.result["failures"]
-
-
-def test_sources_still_queued_at_the_deadline_are_skipped():
-    clock = Clock()
-    ec2 = FakeEC2(clock, duration=1000)
-
-    copies, started = start(ec2, clock, 4, max_in_flight=1, wait_timeout=60)
-
-    assert len(started) == 1 and not copies.result["failures"]
-    assert [s["reason"].split(":")[0] for s in copies.result["sources_skipped"]] == ["queued"] * 3
-
-
-def snapshot(snapshot_id, volume, day, state="completed"):
-    return {"SnapshotId": snapshot_id, "State": state, "VolumeId": volume, "VolumeSize": 8, "StartTime": T0 + datetime.timedelta(days=day)}
-
-
-def test_only_latest_takes_the_newest_completed_snapshot_of_each_volume():
-    ec2 = FakeEC2(Clock(), snapshots=[snapshot("snap-1", "vol-a", 0), snapshot("snap-2", "vol-a", 1), snapshot("snap-3", "vol-a", 2, "pending"),
-                                      snapshot("snap-4", "vol-b", 0)])
-
-    chosen, skipped = select_sources(ec2, None, {"tag:cloudops:policy": "daily"}, only_latest=True)
-
-    assert [s["snapshot_id"] for s in chosen] == ["snap-2", "snap-4"]
-    assert {s["snapshot_id"]: reason.split(":")[0] for s, reason in skipped} == {"snap-1": "only_latest", "snap-3": "state pending"}
-
-
-def test_named_snapshots_that_do_not_exist_fail_the_selection():
-    ec2 = FakeEC2(Clock(), snapshots=[snapshot("snap-1", "vol-a", 0)])
-
-    with pytest.raises(Exception, match="snapshot_ids: not found .*snap-9"):
-        select_sources(ec2, ["snap-1", "snap-9"], None, only_latest=True)
-
-
-@pytest.mark.parametrize("arn, account", [("arn:aws:iam::210987654321:role/dr", "210987654321"),
-                                          ("arn:aws-us-gov:iam::210987654321:role/path/dr", "210987654321")])
-def test_the_destination_account_comes_from_the_role_arn(arn, account):
-    assert destination_account_of(arn) == account
-
-
-def test_a_role_arn_that_is_not_one_names_the_option():
-    with pytest.raises(ValueError, match="destination_role_arn"):
-        destination_account_of("arn:aws:iam::210987654321:user/dr")
 
 
 # -- two copies of one source (a retried CopySnapshot, overlapping runs) ------------------------
@@ -157,7 +31,7 @@ def settle(group, started, before=(), marked=()):
     run.copies_before = list(before)
     for item in group:
         if item["snapshot_id"] in marked:
-            item["description"] += " " + run.run_mark
+            item["description"] = run.run_mark.stamp(item["description"])
     planned, own = run._settle_twins({("dr", "vol-1"): group}, {copy_id: {} for copy_id in started})
     return run, [c["snapshot_id"] for c in planned.get(("dr", "vol-1"), [])], [(c["snapshot_id"], reason) for c, reason in own]
 
