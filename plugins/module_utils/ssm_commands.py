@@ -32,7 +32,8 @@ NOT_YET_VISIBLE = "InvocationDoesNotExist"
 # the client that sends must be made with SEND_CLIENT_CONFIG, and this module retries instead.
 SEND_CLIENT_CONFIG = {"retries": {"total_max_attempts": 1}}
 # SSM answers ThrottlingException and InternalServerError; AWSRetry knows the EC2 spellings only.
-send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException", "InternalServerError"])
+SSM_RETRY_CODES = ["ThrottlingException", "InternalServerError"]
+send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_RETRY_CODES)
 # Commands are looked for among those requested since a little before the first attempt: SSM's clock may run behind ours.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
