@@ -96,6 +96,21 @@ class SimulatorClient:
     def ssm_commands(self):
         return self._request("GET", "ssm/commands")
 
+    def seed_patches(self, instance_id, patches):
+        """Add patches ({id, title, classification, severity, cve_ids, state}) to an instance's inventory,
+        replacing those with the same id; returns the inventory."""
+        return self._request("POST", "patches", {"instance_id": instance_id, "patches": list(patches)})["patches"]
+
+    def fail_patches(self, instance_id, patch_ids=None):
+        """Make Install fail these patches of the instance (every patch it installs when None)."""
+        body = {"instance_id": instance_id}
+        if patch_ids is not None:
+            body["patch_ids"] = list(patch_ids)
+        self._request("POST", "patch-failures", body)
+
+    def clear_patch_failures(self):
+        self._request("DELETE", "patch-failures")
+
     def seed(self, fleet):
         return self._request("POST", "seed", fleet)
 

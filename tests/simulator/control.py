@@ -8,7 +8,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
 
-from simulator import ec2_images, ssm
+from simulator import ec2_images, patching, ssm
 
 
 class ControlError(Exception):
@@ -74,6 +74,14 @@ def _route(sim, request):
         return ssm.mark_instances(_json(request))
     if (path, method) == ("/_sim/ssm/commands", "GET"):
         return ssm.describe_commands()
+    if (path, method) == ("/_sim/patches", "POST"):
+        return patching.seed(_json(request))
+    if path == "/_sim/patch-failures":
+        if method == "POST":
+            return patching.fail(_json(request))
+        if method == "DELETE":
+            patching.PATCHING.clear_failures()
+            return {"ok": True}
     if (path, method) == ("/_sim/seed", "POST"):
         return sim.seed(_json(request))
     if (path, method) == ("/_sim/reset", "POST"):

@@ -3,6 +3,8 @@
 import boto3
 import yaml
 
+from simulator import patching
+
 DEFAULT_VOLUMES = [{"device": "/dev/xvda", "size": 8}]
 
 
@@ -83,10 +85,14 @@ def seed(endpoint, document, headers=None):
     for spec in document.get("instances") or []:
         volumes = spec.get("volumes") or DEFAULT_VOLUMES
         image_id = spec.get("image_id") or _base_image(ec2, volumes[0]["device"], result["images"])
+        # Checked before the spec's instances are launched; the inventory is the simulator's, no API seeds it.
+        patches = patching.parse_patches(spec.get("patches") or [])
         for name in _expand(spec):
             instance_id, volume_ids = _launch(ec2, name, spec, image_id, volumes)
             result["instances"][name] = instance_id
             result["volumes"][name] = volume_ids
+            if patches:
+                patching.PATCHING.put(instance_id, patches)
             state = spec.get("state", "running")
             if state == "stopped":
                 ec2.stop_instances(InstanceIds=[instance_id])

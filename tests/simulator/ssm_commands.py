@@ -15,6 +15,7 @@
   process group is killed and the invocation ends `TimedOut` / `ExecutionTimedOut`. This is a
   test double, not isolation: the script runs as the simulator's user and could leave the
   sandbox; the tests only send commands that stay in it.
+- AWS-RunPatchBaseline runs in patching.py (plugin `PatchLinux`); other documents end Failed.
 - A node that is offline when its turn comes stays `Delayed` until the delivery timeout
   (TimeoutSeconds plus the execution timeout, capped by the `ssm.delivery_timeout_cap`
   setting) and ends `DeliveryTimedOut`; a node that is no longer managed (or gone) ends
@@ -45,7 +46,7 @@ import uuid
 from moto.core.exceptions import ServiceException
 from moto.ssm.exceptions import InvalidDocument, ValidationException
 
-from simulator import ssm_instances
+from simulator import patching, ssm_instances
 
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
@@ -54,10 +55,12 @@ ERROR_MARKER = "\n----------ERROR-------\n"
 TRUNCATED_MARKER = "\n---Output truncated---"
 ERROR_TRUNCATED_MARKER = "\n---Error truncated----"
 SHELL_DOCUMENT = "AWS-RunShellScript"
-KNOWN_DOCUMENTS = (SHELL_DOCUMENT, "AWS-RunPowerShellScript")
+KNOWN_DOCUMENTS = (SHELL_DOCUMENT, "AWS-RunPowerShellScript", patching.DOCUMENT)
 SHELL_PARAMETERS = ("commands", "workingDirectory", "executionTimeout")
 PLUGIN = "aws:runShellScript"
 S3_PLUGIN_DIR = "awsrunShellScript/0.awsrunShellScript"
+# The plugin that runs a document and where its output goes in S3, for documents other than the shell one.
+DOCUMENT_PLUGINS = {patching.DOCUMENT: (patching.PLUGIN, patching.S3_PLUGIN_DIR)}
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 SANDBOX_PREFIX = "simulator-ssm-"
 COUNTED_ERRORS = ("Failed", "ExecutionTimedOut")
@@ -180,7 +183,7 @@ class Invocation:
         }
         if details:
             plugin = {
-                "Name": PLUGIN,
+                "Name": command.plugin,
                 "Status": self.status if self.details != "Terminated" else "Cancelled",
                 "StatusDetails": self.details,
                 "ResponseCode": self.response_code,
@@ -206,7 +209,7 @@ class Invocation:
             "Comment": self.command.comment,
             "DocumentName": self.command.document_name,
             "DocumentVersion": self.command.document_version,
-            "PluginName": PLUGIN,
+            "PluginName": self.command.plugin,
             "ResponseCode": self.response_code,
             "ExecutionStartDateTime": _iso(self.started),
             "ExecutionElapsedTime": _elapsed(self.started, self.ended),
@@ -242,6 +245,7 @@ class Command:
             "NotificationArn": "", "NotificationEvents": [], "NotificationType": ""}
         self.cloudwatch_output_config = request.get("CloudWatchOutputConfig") or {
             "CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False}
+        self.plugin, self.s3_plugin_dir = DOCUMENT_PLUGINS.get(self.document_name, (PLUGIN, S3_PLUGIN_DIR))
         self.requested = _now()
         # SSM gives up delivering after TimeoutSeconds plus the document's execution timeout.
         execution = (self.parameters.get("executionTimeout") or ["3600"])[0] if self.document_name == SHELL_DOCUMENT else "3600"
@@ -503,6 +507,8 @@ def send_command(account_id, region, request, document_exists):
         raise InvalidDocument("Document with name %s does not exist." % document)
     if document == SHELL_DOCUMENT:
         _validate_shell_parameters(request.get("Parameters") or {})
+    elif document == patching.DOCUMENT:
+        patching.validate_parameters(request.get("Parameters") or {})
     explicit = request.get("InstanceIds") or []
     if explicit:
         invalid = [i for i in explicit if ssm_instances.node_of(account_id, region, i) is None]
@@ -591,6 +597,8 @@ def _execute_and_release(invocation, slots):
 
 def _execute(invocation):
     command = invocation.command
+    if command.document_name == patching.DOCUMENT:
+        return patching.run_patch_baseline(invocation)
     if command.document_name != SHELL_DOCUMENT:
         return "Failed", "Failed", 1, "", "simulator: only %s runs; %s does not" % (SHELL_DOCUMENT, command.document_name)
     parameters = command.parameters
@@ -647,7 +655,7 @@ def _write_s3(invocation, stdout, stderr):
     backend = s3_backends[command.account_id]["global"]
     if command.s3_bucket not in backend.buckets:
         return  # as the agent does: the upload fails and the URLs stay empty
-    base = "/".join(part for part in (command.s3_prefix.strip("/"), command.command_id, invocation.instance_id, S3_PLUGIN_DIR) if part)
+    base = "/".join(part for part in (command.s3_prefix.strip("/"), command.command_id, invocation.instance_id, command.s3_plugin_dir) if part)
     for stream, text in (("stdout", stdout), ("stderr", stderr)):
         if stream == "stderr" and not text:
             continue
@@ -702,7 +710,7 @@ def get_command_invocation(command_id, instance_id, plugin_name=None):
     command = ENGINE.get(command_id)
     if command is None or time.monotonic() < command.visible_at or instance_id not in command.invocations:
         raise InvocationDoesNotExist()
-    if plugin_name and plugin_name != PLUGIN:
+    if plugin_name and plugin_name != command.plugin:
         raise InvocationDoesNotExist()
     command.settled_invocations()
     with command.lock:
