@@ -76,6 +76,12 @@ class InvalidParameters(ServiceException):
         super().__init__("InvalidParameters", message)
 
 
+class DuplicateInstanceId(ServiceException):
+    # A class of this module: moto looks a bare ServiceException's error shape up in a service "core" and fails.
+    def __init__(self, instance_id):
+        super().__init__("DuplicateInstanceId", "Instance Id %s is duplicated" % instance_id)
+
+
 class InvocationDoesNotExist(ServiceException):
     def __init__(self):
         super().__init__("InvocationDoesNotExist", "")
@@ -440,7 +446,7 @@ def _validate(request):
         raise ValidationException("1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: "
                                   "Member must have length less than or equal to 50")
     if len(ids) != len(set(ids)):
-        raise ServiceException("DuplicateInstanceId", "Instance Id " + next(i for i in ids if ids.count(i) > 1) + " is duplicated")
+        raise DuplicateInstanceId(next(i for i in ids if ids.count(i) > 1))
     if len(targets) > 5:
         raise ValidationException("1 validation error detected: Value at 'targets' failed to satisfy constraint: "
                                   "Member must have length less than or equal to 5")

@@ -241,6 +241,7 @@ def test_send_command_refuses_what_aws_refuses(ssm, fleet, sim):
     assert error_code(lambda: run(ssm, [fleet["web-1"], fleet["web-3"]])) == "InvalidInstanceId"
     assert error_code(lambda: run(ssm, ["i-0123456789abcdef0"])) == "InvalidInstanceId"
     assert error_code(lambda: run(ssm, [fleet["web-1"]] * 51)) == "ValidationException"
+    assert error_code(lambda: run(ssm, [fleet["web-1"]] * 2)) == "DuplicateInstanceId"
     assert error_code(lambda: ssm.send_command(DocumentName=SHELL, InstanceIds=[fleet["web-1"]], Parameters={})) == "InvalidParameters"
     assert error_code(lambda: run(ssm, [fleet["web-1"]], MaxErrors="ten")) == "ValidationException"
     assert error_code(lambda: ssm.send_command(DocumentName="No-Such-Document", InstanceIds=[fleet["web-1"]])) == "InvalidDocument"
