@@ -210,6 +210,7 @@ class Patching:
             return any(p["state"] == "InstalledPendingReboot" for p in self.inventories.get(instance_id, []))
 
     def rebooted(self, instance_id):
+        """The reboot finishes the installs that waited for it."""
         with self.lock:
             for patch in self.inventories.get(instance_id, []):
                 if patch["state"] == "InstalledPendingReboot":

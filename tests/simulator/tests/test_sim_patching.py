@@ -191,8 +191,10 @@ def test_an_injected_failure_fails_the_install_without_a_reboot(ssm, fleet, sim)
     {"Operation": ["Scan", "Install"]},
 ])
 def test_send_command_refuses_parameters_the_document_does_not_take(ssm, fleet, sim, parameters):
-    call = lambda: ssm.send_command(DocumentName=DOCUMENT, InstanceIds=[fleet["web-1"]], Parameters=parameters)  # noqa: E731
-    assert error_code(call) == "InvalidParameters"
+    def send():
+        ssm.send_command(DocumentName=DOCUMENT, InstanceIds=[fleet["web-1"]], Parameters=parameters)
+
+    assert error_code(send) == "InvalidParameters"
     assert not sim.ssm_commands()["commands"]
 
 
