@@ -111,6 +111,11 @@ class SimulatorClient:
     def clear_patch_failures(self):
         self._request("DELETE", "patch-failures")
 
+    def fail_root_volume_replacement(self, instance_id=None, task_id=None):
+        """Make root volume replacement tasks end `failed`: those of an instance, or one pending task."""
+        body = {"instance_id": instance_id} if instance_id else {"task_id": task_id}
+        self._request("POST", "root-volume-failures", body)
+
     def seed(self, fleet):
         return self._request("POST", "seed", fleet)
 

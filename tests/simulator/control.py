@@ -8,7 +8,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
 
-from simulator import ec2_images, patching, ssm
+from simulator import ec2_images, patching, root_volumes, ssm
 
 
 class ControlError(Exception):
@@ -82,6 +82,8 @@ def _route(sim, request):
         if method == "DELETE":
             patching.PATCHING.clear_failures()
             return {"ok": True}
+    if (path, method) == ("/_sim/root-volume-failures", "POST"):
+        return _fail_root_volume_replacements(_json(request))
     if (path, method) == ("/_sim/seed", "POST"):
         return sim.seed(_json(request))
     if (path, method) == ("/_sim/reset", "POST"):
@@ -130,4 +132,20 @@ def _age_snapshots(body):
     start = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=seconds)
     for snapshot_id in snapshot_ids:
         backend.snapshots[snapshot_id].start_time = start
+    return {"ok": True}
+
+
+def _fail_root_volume_replacements(body):
+    """Make root volume replacement tasks end failed: every task of an instance that has not yet started
+    replacing, or one pending task (404 when unknown, 409 when it is no longer pending)."""
+    if body.get("instance_id"):
+        root_volumes.TASKS.fail_instance(body["instance_id"])
+        return {"ok": True}
+    if not body.get("task_id"):
+        raise ControlError("give instance_id or task_id")
+    failed = root_volumes.TASKS.fail_task(body["task_id"])
+    if failed is None:
+        raise ControlError(f"no {body['task_id']}", status=404)
+    if not failed:
+        raise ControlError(f"{body['task_id']} is no longer pending", status=409)
     return {"ok": True}

@@ -6,6 +6,8 @@
 - New AMIs are `pending` and become `available` (or `failed`) after a delay,
   their snapshots `pending` -> `completed` (or `error`) with them; plain
   snapshots and snapshot copies complete after their own delay.
+- CreateImage has machines.MACHINES capture the instance's parts (SSM sandbox, patch
+  inventory), which a root volume replaced from the image puts back (root_volumes).
 
 States settle lazily, when read: no timers to cancel on reset, and every
 reader (describe, filters, waiters) sees the same clock.
@@ -20,6 +22,8 @@ from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.utils import random_snapshot_id
+
+from simulator.machines import MACHINES
 
 FAILED_REASON = {"Code": "Server.InternalError", "Message": "Server.InternalError: Internal error on launch"}
 
@@ -213,6 +217,8 @@ def create_image(self, instance_id, name, description, tag_specifications):
         for device in ami.__dict__["_devices"]:
             device[1].add_tags(snapshot_tags)
     _start_pending(ami, LIFECYCLE.outcome_for(instance_id))
+    # What a root volume replaced from this image puts back on the instance.
+    MACHINES.record_image(ami.id, instance_id)
     return ami
 
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 RESOURCE_ID = re.compile(
-    r"\b(?:i|ami|snap|vol|lt|sg|subnet|vpc|eni|eipalloc|igw|rtb|import-ami|fsr)-[0-9a-f]{8,17}\b"
+    r"\b(?:i|ami|snap|vol|lt|sg|subnet|vpc|eni|eipalloc|igw|rtb|import-ami|fsr|replacevol)-[0-9a-f]{8,17}\b"
 )
 
 # The status AWS answers with when the fault rule does not say.
