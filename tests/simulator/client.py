@@ -111,6 +111,11 @@ class SimulatorClient:
     def clear_patch_failures(self):
         self._request("DELETE", "patch-failures")
 
+    def set_instance_health(self, instance_ids, healthy):
+        """Make the load-balancer health checks of instances fail (healthy=False) or pass again, through
+        the health file of their SSM sandboxes."""
+        self._request("POST", "instance-health", {"instance_ids": list(instance_ids), "healthy": healthy})
+
     def fail_root_volume_replacement(self, instance_id=None, task_id=None):
         """Make root volume replacement tasks end `failed`: those of an instance, or one pending task."""
         body = {"instance_id": instance_id} if instance_id else {"task_id": task_id}

@@ -8,7 +8,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
 
-from simulator import ec2_images, patching, root_volumes, ssm
+from simulator import ec2_images, elbv2_health, patching, root_volumes, ssm
 
 
 class ControlError(Exception):
@@ -82,6 +82,8 @@ def _route(sim, request):
         if method == "DELETE":
             patching.PATCHING.clear_failures()
             return {"ok": True}
+    if (path, method) == ("/_sim/instance-health", "POST"):
+        return _mark_instance_health(_json(request))
     if (path, method) == ("/_sim/root-volume-failures", "POST"):
         return _fail_root_volume_replacements(_json(request))
     if (path, method) == ("/_sim/seed", "POST"):
@@ -132,6 +134,16 @@ def _age_snapshots(body):
     start = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=seconds)
     for snapshot_id in snapshot_ids:
         backend.snapshots[snapshot_id].start_time = start
+    return {"ok": True}
+
+
+def _mark_instance_health(body):
+    """Write (or remove) the health file of instances' sandboxes: their load-balancer health checks fail (or pass)."""
+    instance_ids, healthy = body.get("instance_ids"), body.get("healthy")
+    if not isinstance(instance_ids, list) or not instance_ids or healthy not in (True, False):
+        raise ControlError("give instance_ids, a non-empty list, and healthy, true or false")
+    for instance_id in instance_ids:
+        elbv2_health.write_health_file(instance_id, unhealthy=not healthy)
     return {"ok": True}
 
 

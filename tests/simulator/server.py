@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from simulator import control, ebs_copies, ebs_limits, ec2_images, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
+from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
@@ -41,6 +41,7 @@ class Simulator:
         ebs_copies.install()
         speedups.install()
         ssm.install()
+        elbv2_health.install()
         root_volumes.install()
         sandbox_images.install()
         self.startup = {
@@ -66,6 +67,7 @@ class Simulator:
         ebs_copies.LIMITS.reset()
         ssm.reset()
         MACHINES.reset()
+        elbv2_health.SETTINGS.reset()
         root_volumes.TASKS.reset()
 
     def reset(self):
@@ -81,13 +83,14 @@ class Simulator:
             "snapshot_limits": ebs_limits.LIMITS.describe(),
             "snapshot_copies": ebs_copies.LIMITS.describe(),
             "ssm": SSM_ENGINE.describe(),
+            "elbv2": elbv2_health.SETTINGS.describe(),
             "root_volumes": root_volumes.TASKS.describe(),
             "patching": patching.PATCHING.describe(),
         }
 
     def configure(self, cfg):
         unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits",
-                              "snapshot_copies", "ssm", "root_volumes", "patching"}
+                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -112,6 +115,8 @@ class Simulator:
             ebs_copies.LIMITS.reset(**dict(ebs_copies.LIMITS.describe(), **cfg["snapshot_copies"]))
         if "ssm" in cfg:
             SSM_ENGINE.configure(**cfg["ssm"])
+        if "elbv2" in cfg:
+            elbv2_health.SETTINGS.configure(**cfg["elbv2"])
         if "root_volumes" in cfg:
             root_volumes.TASKS.configure(**cfg["root_volumes"])
         if "patching" in cfg:
