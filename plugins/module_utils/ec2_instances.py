@@ -9,10 +9,12 @@ import re
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
+from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
 
 INSTANCE_ID_PATTERN = re.compile(r"^i-[0-9a-f]{8}([0-9a-f]{9})?$")
 # An instance that is going away has nothing left worth backing up.
@@ -52,3 +54,39 @@ def select_instances(ec2, instance_ids=None, filters=None):
     live = [i for i in instances if i["state"] not in GONE_STATES]
     gone = [i["instance_id"] for i in instances if i["state"] in GONE_STATES]
     return sorted(live, key=lambda i: i["instance_id"]), sorted(gone)
+
+
+# -- starting and stopping (patch_rollout's start_stopped) ------------------------------------------
+
+# States an instance passes through on its way to running or stopped.
+TRANSITIONAL_STATES = ("pending", "stopping")
+
+
+def describe_instance_states(ec2, instance_ids):
+    """[{instance_id, state}], one DescribeInstances per 200 ids.
+
+    `stopping` also reads `pending`: poll_until_settled waits while a state is `pending`.
+    """
+    summaries = []
+    for chunk in chunks(instance_ids):
+        reservations = all_pages(ec2.describe_instances, "Reservations", Filters=[{"Name": "instance-id", "Values": chunk}])
+        for instance in (i for reservation in reservations for i in reservation["Instances"]):
+            state = instance["State"]["Name"]
+            summaries.append({"instance_id": instance["InstanceId"], "state": "pending" if state in TRANSITIONAL_STATES else state})
+    return summaries
+
+
+def wait_for_instance_states(ec2, instance_ids, timeout, **clock):
+    """{instance_id: state} once none is pending or stopping, or time is up."""
+    settled = poll_until_settled(lambda ids: describe_instance_states(ec2, ids), "instance_id", instance_ids, timeout, **clock)
+    return {instance_id: summary["state"] for instance_id, summary in settled.items()}
+
+
+def start_instances(ec2, instance_ids):
+    for chunk in chunks(instance_ids):
+        ec2.start_instances(aws_retry=True, InstanceIds=chunk)
+
+
+def stop_instances(ec2, instance_ids):
+    for chunk in chunks(instance_ids):
+        ec2.stop_instances(aws_retry=True, InstanceIds=chunk)
