@@ -66,7 +66,7 @@ def set_delay(elbv2, group_arn, seconds):
 
 def test_a_registered_target_is_initial_then_healthy(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0.5})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0])
 
     assert health(elbv2, group_arn) == {web[0]: ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")}
@@ -78,7 +78,7 @@ def test_a_registered_target_is_initial_then_healthy(sim, ec2, elbv2, web):
 
 def test_health_follows_the_sandbox_health_file_written_by_a_command_or_the_control_endpoint(sim, ec2, elbv2, aws, web):
     sim.configure(elbv2={"healthy_after": 0})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0], web[1])
 
     sim.set_instance_health([web[0]], healthy=False)
@@ -100,7 +100,7 @@ def test_health_follows_the_sandbox_health_file_written_by_a_command_or_the_cont
 
 def test_tcp_health_checks_fail_with_failed_health_checks(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0})
-    group_arn, _ = target_group(ec2, elbv2, name="tcp", protocol="TCP")
+    group_arn, _balancer = target_group(ec2, elbv2, name="tcp", protocol="TCP")
     register(elbv2, group_arn, web[0])
     sim.set_instance_health([web[0]], healthy=False)
 
@@ -109,7 +109,7 @@ def test_tcp_health_checks_fail_with_failed_health_checks(sim, ec2, elbv2, web):
 
 def test_a_target_is_unhealthy_while_its_instance_reboots(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0}, root_volumes={"replace_seconds": 0.6})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0])
     # A root volume replacement reboots the instance while it is in progress.
     task_id = ec2.create_replace_root_volume_task(InstanceId=web[0])["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]
@@ -127,7 +127,7 @@ def test_a_target_is_unhealthy_while_its_instance_reboots(sim, ec2, elbv2, web):
 
 def test_a_stopped_instance_is_unused(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0])
     ec2.stop_instances(InstanceIds=[web[0]])
 
@@ -157,7 +157,7 @@ def test_targets_of_a_group_no_listener_uses_are_unused_until_one_does(sim, ec2,
 
 def test_a_deregistered_target_drains_for_the_deregistration_delay_then_is_gone(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     set_delay(elbv2, group_arn, 1)
     register(elbv2, group_arn, web[0], web[1])
     deregister(elbv2, group_arn, web[0])
@@ -176,7 +176,7 @@ def test_a_deregistered_target_drains_for_the_deregistration_delay_then_is_gone(
 
 def test_registering_a_draining_target_makes_it_initial_again(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0.5})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0])
     time.sleep(0.55)
     deregister(elbv2, group_arn, web[0])
@@ -188,7 +188,7 @@ def test_registering_a_draining_target_makes_it_initial_again(sim, ec2, elbv2, w
 
 def test_the_deregistration_delay_cap_shortens_draining_and_termination_drains(sim, ec2, elbv2, web):
     sim.configure(elbv2={"healthy_after": 0, "deregistration_delay_cap": 0.5})
-    group_arn, _ = target_group(ec2, elbv2)
+    group_arn, _balancer = target_group(ec2, elbv2)
     register(elbv2, group_arn, web[0], web[1])
     deregister(elbv2, group_arn, web[0])
     ec2.terminate_instances(InstanceIds=[web[1]])

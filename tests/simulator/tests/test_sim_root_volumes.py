@@ -118,7 +118,7 @@ def test_the_agent_is_connection_lost_while_the_task_is_in_progress(sim, ec2, ss
     while task_of(ec2, task_id)["TaskState"] == "pending":
         time.sleep(0.02)
     assert ping() == "ConnectionLost"
-    done, _ = wait_until_done(ec2, task_id)
+    done, _states = wait_until_done(ec2, task_id)
     assert (done["TaskState"], ping()) == ("succeeded", "Online")
 
 
