@@ -51,6 +51,7 @@ class AmiBackups(BackupAdapter):
     """Images of instances, one per instance and run."""
 
     id_key = "image_id"
+    noun = "image"
     finished_state = "available"
     removes = "deregisters"
     keys = ResultKeys(created="images_created", removed="images_deregistered", retained="images_retained",

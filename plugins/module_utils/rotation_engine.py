@@ -33,6 +33,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_retried_twins
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
@@ -54,6 +55,7 @@ class BackupAdapter:
     """
 
     id_key = None           # the summary key of a backup's id, e.g. "image_id"
+    noun = "backup"         # what one backup is called in reasons: "image", "snapshot", "copy"
     finished_state = None   # the state in which a backup is a generation: "available", "completed"
     removes = "deletes"     # the verb of reasons about removing ("deregisters" for AMIs)
     keys = None             # ResultKeys
@@ -83,6 +85,14 @@ class BackupAdapter:
         """The groups this run prunes: every selected source's, whether a backup was made or not."""
         raise NotImplementedError
 
+    def generation_key(self, backup):
+        """What makes two backups one generation (twins of one create count once when planning ahead)."""
+        return backup[self.id_key]
+
+    def admit(self, requests, run):
+        """The requests that may be made, once min_interval and retention chose them (e.g. encryption checks)."""
+        return requests
+
     def create(self, request, run):
         """{id: summary} of what one create call made, state pending."""
         raise NotImplementedError
@@ -104,6 +114,14 @@ class BackupAdapter:
     def wait(self, backup_ids, timeout):
         """{id: summary} once none is pending or `timeout` seconds have passed."""
         raise NotImplementedError
+
+    def wait_timeout_left(self, run):
+        """Seconds left to wait for the new backups: wait_timeout from when the waiting starts."""
+        return run.settings.wait_timeout
+
+    def earlier_pending(self, run):
+        """{id: summary} of backups earlier runs left pending that this run waits for too."""
+        return {}
 
     def remove(self, backup):
         raise NotImplementedError
@@ -146,6 +164,7 @@ class RotationRun:
         self.settings = settings
         self.now = now
         self.clock = clock
+        self.started_at = clock()
         self.mark = RunMark()
         self.result = {key: [] for key in adapter.keys + adapter.extra_result_keys + ("failures",) if key}
         self.warnings = []
@@ -199,7 +218,7 @@ class RotationRun:
             chosen.append(request)
             for group in request.labels:
                 planned[group].append({id_key: "(planned)", "state": "pending", "created_at": request.created_at})
-        return self._kept_by_retention(chosen, groups)
+        return self.adapter.admit(self._kept_by_retention(chosen, groups), self)
 
     def _planned_generations(self, requests, state):
         """{group: [Generation]} of what the requests would create, each id naming its request."""
@@ -210,10 +229,23 @@ class RotationRun:
         return planned
 
     def _kept_by_retention(self, requests, groups):
-        """The requests whose backup the retention policy would keep once made."""
-        planned = self._planned_generations(requests, self.adapter.finished_state)
-        plans, _references = plan_groups({group: groups.get(group, []) for group in planned}, self.adapter.id_key, self.settings.retention,
-                                         extra_generations=planned)
+        """The requests whose backup the retention policy would keep once made.
+
+        A backup the plan deletes in the run that made it costs its creation for nothing, and for a
+        copy of an old source, once deleted it no longer marks the source as copied: every later
+        run would copy and delete it again. Each group is planned as it will be once the backups
+        are made: what exists (a pending backup as the generation it becomes, twins once) and what
+        the requests would make.
+        """
+        adapter = self.adapter
+        planned = self._planned_generations(requests, adapter.finished_state)
+        plans = {}
+        for group, new in planned.items():
+            existing = {}
+            for backup in groups.get(group, []):
+                if backup["state"] in ("pending", adapter.finished_state) and backup["managed"]:
+                    existing.setdefault(adapter.generation_key(backup), Generation(backup[adapter.id_key], backup["created_at"], adapter.finished_state))
+            plans[group] = plan(list(existing.values()) + new, self.settings.retention)
         kept = []
         for number, request in enumerate(requests):
             planned_id = "(new %d)" % number
@@ -221,18 +253,21 @@ class RotationRun:
                 kept.append(request)
                 continue
             for group, labels in request.labels.items():
-                self.skip(labels, "retention would not keep it: %s" % plans[group].reasons[planned_id])
+                self.skip(labels, "retention would not keep its %s: %s" % (adapter.noun, plans[group].reasons[planned_id]))
         return kept
 
     # -- step 3: wait --------------------------------------------------------------------------
 
-    def _wait(self, created, timeout):
-        latest = self.adapter.wait(sorted(created), timeout)
+    def _wait(self, created):
+        """Wait for the new backups (and those earlier runs left pending); record how the new ones ended."""
+        adapter = self.adapter
+        latest = adapter.wait(sorted(set(created) | set(adapter.earlier_pending(self))), max(0, adapter.wait_timeout_left(self)))
         for backup_id, backup in sorted(created.items()):
             backup.update(latest.get(backup_id, {}))
             if backup["state"] == "pending":
+                source = " ".join(value for value in adapter.labels(backup).values() if value)
                 self.warnings.append("%s of %s is still pending after wait_timeout %ss; it becomes a generation once %s"
-                                     % (backup_id, self.adapter.group_of(backup), self.settings.wait_timeout, self.adapter.finished_state))
+                                     % (backup_id, source, self.settings.wait_timeout, adapter.finished_state))
             elif backup["state"] != self.adapter.finished_state:
                 message = backup.get("state_message")
                 self.fail_backup(backup, "%s ended %s%s" % (backup_id, backup["state"], ": " + message if message else ""))
@@ -273,8 +308,8 @@ class RotationRun:
         self.selected_groups = adapter.group_keys(subjects)
         requests = self._choose(subjects, self._groups(self._read()))
         created = adapter.create_all(requests, self)
-        if created and self.settings.wait:
-            self._wait(created, self.settings.wait_timeout)
+        if (created or adapter.earlier_pending(self)) and self.settings.wait:
+            self._wait(created)
         self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
         backups = self._read()
         adapter.after_wait(created, backups, self)

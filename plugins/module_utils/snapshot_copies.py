@@ -2,149 +2,169 @@
 # Copyright: cloudops.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Copies of EBS snapshots in another Region (and account), with generations of the copies.
+"""Copies of EBS snapshots in another Region (and account): the rotation engine's adapter for DR copies.
 
-The sequence, in the order of ami_rotation:
-1. describe the sources (source Region and account) and the copies the destination already
-   holds (their cloudops:source-snapshot tag says what they are copies of), once each;
-2. choose the sources to copy: completed, not copied yet, past min_interval, and kept by the
-   retention plan of their group (existing copies and planned ones together); refuse encrypted
-   sources whose copy cannot be made as asked, before anything is started;
-3. start the copies through the copy queue (copy_queue.CopyQueue), which keeps at most
-   max_in_flight of them pending in the destination Region (AWS allows 20);
-4. wait for them with one poll for all, then stop sharing the sources whose copies are done;
-5. describe the copies again and plan each (policy, source volume) group with the pure
-   retention planner; delete. A source that failed in this run leaves its group unpruned.
+What differs from other backups: the sources exist already (selected in the source Region by
+snapshot_selection), so a copy carries its source's backup time and a group is (policy, source
+volume) in the destination; a source with a live copy is not copied again; encrypted sources
+whose copy cannot be made as asked are refused before anything starts; copies start through a
+queue that keeps AWS's limit of copies in flight (copy_queue); cross-account sources are shared
+for their copy and unshared once it is done; two copies of one source (a retried CopySnapshot,
+or overlapping runs) are settled to the one started first.
 """
 
 import collections
 import datetime
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import key_manager
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import AWS_COPIES_IN_FLIGHT
 from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyQueue
 from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyRequest
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import images_using_snapshots
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
-from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import POLICY_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_SNAPSHOT_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
-from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
-from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
-from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
+from ansible_collections.cloudops.aws.plugins.module_utils.regions import validate_region
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import BackupAdapter
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import Request
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import ResultKeys
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
-CopyOptions = collections.namedtuple(
-    "CopyOptions",
-    "policy retention extra_tags min_interval wait wait_timeout max_concurrency source_region destination_region "
-    "only_latest max_in_flight encrypted kms_key_id destination_account",
-)
-
 DEFAULT_POLICY = "default"
-
 # Copies that exist or are being made: a source with one is not copied again.
 LIVE_STATES = ("pending", "completed")
-PLANNED_COPY = "(copy of %s)"
 # Two copies of one source are one too many however far apart they were started.
 EVERY_COPY = datetime.timedelta.max
 
 
-class SnapshotCopies:
-    """One run of snapshot_copy_generations."""
+@dataclass(frozen=True)
+class CopySettings:
+    """snapshot_copy_generations' own options, checked when made; ValueError names the option and the value."""
 
-    def __init__(self, source_ec2, destination_ec2, source_kms, options, sleep=time.sleep, clock=time.monotonic):
+    source_region: str
+    destination_region: str
+    only_latest: bool = True
+    max_in_flight: int = AWS_COPIES_IN_FLIGHT
+    encrypted: bool = False
+    kms_key_id: Optional[str] = None
+    # The destination account when it is not the caller's: sources are shared with it for their copy.
+    destination_account: Optional[str] = None
+
+    def __post_init__(self):
+        if not self.destination_region:
+            raise ValueError("region: the destination Region is required")
+        validate_region("source_region", self.source_region)
+        validate_region("region", self.destination_region)
+        if self.kms_key_id and not self.encrypted:
+            raise ValueError("kms_key_id: %r is given but encrypted is false; set encrypted: true (AWS requires it with a key)" % self.kms_key_id)
+        if not 1 <= self.max_in_flight <= AWS_COPIES_IN_FLIGHT:
+            raise ValueError("max_copies_in_flight: must be between 1 and %d (AWS's limit per destination Region), got %d"
+                             % (AWS_COPIES_IN_FLIGHT, self.max_in_flight))
+
+
+class SnapshotCopies(BackupAdapter):
+    """DR copies of source snapshots, one per source, with generations per (policy, source volume)."""
+
+    id_key = "snapshot_id"
+    noun = "copy"
+    finished_state = "completed"
+    keys = ResultKeys(created="copies_started", removed="copies_deleted", retained="copies_retained", protected=None, skipped="sources_skipped")
+    extra_result_keys = ("copies_completed", "sources_unshared")
+    remove_action = "DeleteSnapshot"
+    diff_key = "copies"
+
+    def __init__(self, source_ec2, destination_ec2, source_kms, settings, copy_settings, sleep=time.sleep, clock=time.monotonic):
         self.source_ec2 = source_ec2
         self.ec2 = destination_ec2
         self.kms = source_kms
-        self.options = options
+        self.settings = settings
+        self.copies = copy_settings
+        # The run's clock too (RotationRun(clock=...)): queue and waits share one deadline.
         self.sleep = sleep
         self.clock = clock
-        self.result = {key: [] for key in ("copies_started", "copies_completed", "copies_deleted", "copies_retained",
-                                           "sources_unshared", "sources_skipped", "failures")}
-        self.warnings = []
-        self.failed_groups = set()
-        self.copies_before = None
-        # Marks this run's copies (in their description): a CopySnapshot retried after a lost answer
-        # leaves a copy whose id the run never got, and the mark tells it is this run's own.
-        self.run_mark = RunMark()
 
-    # -- bookkeeping -------------------------------------------------------------------------
+    # -- groups and names ----------------------------------------------------------------------
 
     def _policy_of(self, source):
-        return self.options.policy or source["tags"].get(POLICY_KEY) or DEFAULT_POLICY
+        return self.settings.policy or source["tags"].get(POLICY_KEY) or DEFAULT_POLICY
 
-    def _group_of(self, source):
+    def group_of_source(self, source):
         return (self._policy_of(source), source["source_volume"])
 
-    def _fail(self, source, message):
-        self.failed_groups.add(self._group_of(source))
-        self.result["failures"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "error": message})
+    def source_labels(self, source):
+        return {"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"]}
 
-    def skip(self, source, reason):
-        self.result["sources_skipped"].append({"source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"], "reason": reason})
+    def group_of(self, backup):
+        return (backup["tags"].get(POLICY_KEY, ""), backup["source_volume"])
 
-    @staticmethod
-    def _entry(copy, **extra):
-        entry = {
-            "snapshot_id": copy["snapshot_id"],
-            "source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY),
-            "source_volume_id": copy["source_volume"],
-            "policy": copy["tags"].get(POLICY_KEY),
-            "created_at": format_created_at(copy["created_at"]),
-            "state": copy["state"],
-            "volume_size": copy["volume_size"],
-        }
-        entry.update(extra)
-        return entry
+    def labels(self, backup):
+        return {"source_snapshot_id": backup["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume_id": backup["source_volume"]}
 
-    @staticmethod
-    def _group_key(copy):
-        return (copy["tags"].get(POLICY_KEY, ""), copy["source_volume"])
+    def generation_key(self, backup):
+        return backup["tags"].get(SOURCE_SNAPSHOT_KEY) or backup["snapshot_id"]
 
-    def _groups(self, copies):
-        groups = collections.defaultdict(list)
-        for copy in copies:
-            groups[self._group_key(copy)].append(copy)
-        return groups
+    def group_keys(self, subjects):
+        return sorted({self.group_of_source(source) for source in subjects})
 
-    def _copies(self):
+    def describe(self):
         # run() and preview() begin here, in the destination Region (the option `region`).
-        with region_reached("region", self.options.destination_region):
-            copies = ebs_snapshots.describe_copies(self.ec2, self.options.source_region)
-        if self.copies_before is None:
-            self.copies_before = copies
-        return copies
+        with region_reached("region", self.copies.destination_region):
+            return ebs_snapshots.describe_copies(self.ec2, self.copies.source_region)
 
-    # -- step 2: what to copy ------------------------------------------------------------------
+    # -- what to copy --------------------------------------------------------------------------
 
-    def _tags(self, source):
-        tags = {k: v for k, v in source["tags"].items() if not k.startswith("aws:")}
-        tags.update(self.options.extra_tags)
-        tags.update(ownership_tags(self._policy_of(source), source["created_at"], source_snapshot=source["snapshot_id"],
-                                   source_region=self.options.source_region, source_volume=source["source_volume"]))
-        return tags
+    def requests(self, subjects, run):
+        """One request per source without a live copy, oldest first."""
+        copied = collections.defaultdict(list)
+        for copy in run.backups_before:
+            if copy["state"] in LIVE_STATES:
+                copied[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
+        requests = []
+        for source in sorted(subjects, key=lambda s: (s["created_at"], s["snapshot_id"])):
+            existing = sorted(copied.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
+            if existing:
+                run.skip(self.source_labels(source), "already copied to %s (%s)" % (existing[0]["snapshot_id"], existing[0]["state"]))
+            else:
+                requests.append(Request(source, {self.group_of_source(source): self.source_labels(source)}, source["created_at"]))
+        return requests
+
+    def admit(self, requests, run):
+        """The requests whose copy can be made as asked; only the sources retention keeps have their keys read."""
+        managers = self._key_managers([request.subject for request in requests])
+        admitted = []
+        for request in requests:
+            source = request.subject
+            problem = self._encryption_problem(source, managers)
+            if problem:
+                run.fail(self.group_of_source(source), self.source_labels(source), "%s: %s" % (source["snapshot_id"], problem))
+            else:
+                admitted.append(request)
+        return admitted
 
     def _encryption_problem(self, source, managers):
         """Why this source's copy cannot be made as asked, or None."""
         if not source["encrypted"] or not source["kms_key_id"]:
             return None
         manager = managers.get(source["kms_key_id"])
+        account = self.copies.destination_account
         if isinstance(manager, Exception):
             return "could not read its KMS key %s: %s" % (source["kms_key_id"], error_text(manager))
-        if manager == "AWS" and self.options.destination_account:
+        if manager == "AWS" and account:
             return ("refused: encrypted with the AWS managed key aws/ebs, whose key policy cannot be changed to let account %s use it, "
                     "so AWS does not let it be shared; re-encrypt it with a customer managed key (copy it in the source account with "
-                    "a KmsKeyId) and share that key with account %s" % (self.options.destination_account, self.options.destination_account))
-        if manager != "AWS" and not self.options.kms_key_id:
+                    "a KmsKeyId) and share that key with account %s" % (account, account))
+        if manager != "AWS" and not self.copies.kms_key_id:
             return ("encrypted with the customer managed key %s; KMS keys belong to one Region and account, so give kms_key_id "
                     "(a key in %s that the destination account can use), or AWS would encrypt the copy with the destination's "
-                    "AWS managed key aws/ebs" % (source["kms_key_id"], self.options.destination_region))
+                    "AWS managed key aws/ebs" % (source["kms_key_id"], self.copies.destination_region))
         return None
 
     def _key_managers(self, sources):
@@ -156,122 +176,82 @@ class SnapshotCopies:
                 managers[key_id] = error
         return managers
 
-    def _requests(self, sources, copies):
-        """The sources to copy now, oldest first; the others are skipped or failed with the reason."""
-        by_source = collections.defaultdict(list)
-        for copy in copies:
-            if copy["state"] in LIVE_STATES:
-                by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(copy)
-        groups = self._groups(copies)
-        candidates = []
-        for source in sorted(sources, key=lambda s: (s["created_at"], s["snapshot_id"])):
-            existing = sorted(by_source.get(source["snapshot_id"], []), key=lambda c: c["snapshot_id"])
-            if existing:
-                self.skip(source, "already copied to %s (%s)" % (existing[0]["snapshot_id"], existing[0]["state"]))
-                continue
-            group = groups[self._group_of(source)]
-            reason = min_interval_reason(group, "snapshot_id", self.options.min_interval, source["created_at"])
-            if reason:
-                self.skip(source, "min_interval: " + reason)
-                continue
-            candidates.append(source)
-            group.append({"snapshot_id": PLANNED_COPY % source["snapshot_id"], "state": "pending", "created_at": source["created_at"]})
-        kept = self._kept_by_retention(candidates, copies)
-        managers = self._key_managers(kept)
-        requests = []
-        for source in kept:
-            problem = self._encryption_problem(source, managers)
-            if problem:
-                self._fail(source, "%s: %s" % (source["snapshot_id"], problem))
-                continue
-            requests.append(source)
-        return requests
+    # -- copy and wait ---------------------------------------------------------------------------
 
-    def _kept_by_retention(self, candidates, copies):
-        """The candidates whose copies retention would keep; the others are skipped with the plan's reason.
+    def _tags(self, source):
+        tags = {k: v for k, v in source["tags"].items() if not k.startswith("aws:")}
+        tags.update(self.settings.extra_tags)
+        tags.update(ownership_tags(self._policy_of(source), source["created_at"], source_snapshot=source["snapshot_id"],
+                                   source_region=self.copies.source_region, source_volume=source["source_volume"]))
+        return tags
 
-        A copy the plan deletes in the run that made it costs a cross-Region transfer for nothing,
-        and once deleted it no longer marks its source as copied, so every later run would copy and
-        delete it again. Each (policy, source volume) group is planned over its sources as they will
-        be once the copies are made: every source with a live copy (twins count once, a pending copy
-        as the generation it becomes) and every candidate, each aged by the source's backup time.
-        """
-        groups = collections.defaultdict(dict)
-        for copy in copies:
-            if copy["state"] in LIVE_STATES:
-                source_id = copy["tags"].get(SOURCE_SNAPSHOT_KEY) or copy["snapshot_id"]
-                groups[self._group_key(copy)][source_id] = Generation(source_id, copy["created_at"], "completed")
-        for source in candidates:
-            groups[self._group_of(source)][source["snapshot_id"]] = Generation(source["snapshot_id"], source["created_at"], "completed")
-        plans = {key: plan(generations.values(), self.options.retention) for key, generations in groups.items()}
-        kept = []
-        for source in candidates:
-            group_plan = plans[self._group_of(source)]
-            if any(generation.id == source["snapshot_id"] for generation in group_plan.keep):
-                kept.append(source)
-            else:
-                self.skip(source, "retention would not keep its copy: " + group_plan.reasons[source["snapshot_id"]])
-        return kept
+    def _copy_request(self, source, run):
+        description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.copies.source_region)
+        return CopyRequest(source["snapshot_id"], run.mark.stamp(description), self._tags(source))
 
-    # -- step 3: the queue ---------------------------------------------------------------------
+    def _deadline(self, run):
+        # wait_timeout bounds the whole run here: queue slots and copies, which can take hours.
+        return run.started_at + self.settings.wait_timeout
 
-    def _copy_request(self, source):
-        description = "cloudops.aws copy of %s (%s) from %s" % (source["snapshot_id"], source["source_volume"], self.options.source_region)
-        return CopyRequest(source["snapshot_id"], self.run_mark.stamp(description), self._tags(source))
-
-    def _start(self, requests, pending, deadline):
-        """{copy_id: copy} started; sources still queued at the deadline are skipped, never failed."""
-        options = self.options
-        queue = CopyQueue(self.source_ec2, self.ec2, options.source_region, options.max_in_flight, options.max_concurrency,
-                          options.encrypted, options.kms_key_id, options.destination_account, sleep=self.sleep, clock=self.clock)
-        outcome = queue.start([self._copy_request(source) for source in requests], pending, deadline)
-        self.warnings.extend(outcome.warnings)
-        sources = {source["snapshot_id"]: source for source in requests}
+    def create_all(self, requests, run):
+        """{copy_id: copy} started through the queue; sources still queued at the deadline are skipped, never failed."""
+        copies = self.copies
+        queue = CopyQueue(self.source_ec2, self.ec2, copies.source_region, copies.max_in_flight, self.settings.max_concurrency,
+                          copies.encrypted, copies.kms_key_id, copies.destination_account, sleep=self.sleep, clock=self.clock)
+        pending = {c["snapshot_id"] for c in run.backups_before if c["state"] == "pending"}
+        outcome = queue.start([self._copy_request(request.subject, run) for request in requests], pending, self._deadline(run))
+        run.warnings.extend(outcome.warnings)
+        sources = {request.subject["snapshot_id"]: request.subject for request in requests}
         for request, error in outcome.failed:
-            self._fail(sources[request.source_snapshot_id], "copying %s: %s" % (request.source_snapshot_id, error_text(error)))
+            source = sources[request.source_snapshot_id]
+            run.fail(self.group_of_source(source), self.source_labels(source), "copying %s: %s" % (request.source_snapshot_id, error_text(error)))
         for request in outcome.queued:
-            self.skip(sources[request.source_snapshot_id], "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; "
-                      "a later run copies it" % (outcome.in_flight, options.destination_region, options.max_in_flight, options.wait_timeout))
+            run.skip(self.source_labels(sources[request.source_snapshot_id]),
+                     "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
+                     % (outcome.in_flight, copies.destination_region, copies.max_in_flight, self.settings.wait_timeout))
         started = {}
         for copy_id, request in outcome.started.items():
             source = sources[request.source_snapshot_id]
-            started[copy_id] = {"snapshot_id": copy_id, "source": source, "tags": request.tags, "source_volume": source["source_volume"],
-                                "created_at": source["created_at"], "state": "pending", "volume_size": source["volume_size"], "state_message": ""}
+            started[copy_id] = {"snapshot_id": copy_id, "tags": request.tags, "source_volume": source["source_volume"], "created_at": source["created_at"],
+                                "state": "pending", "volume_size": source["volume_size"], "state_message": "", "managed": True}
         return started
 
-    # -- step 4: wait and unshare --------------------------------------------------------------
+    def wait(self, backup_ids, timeout):
+        return ebs_snapshots.wait_for_snapshots(self.ec2, backup_ids, timeout, sleep=self.sleep, clock=self.clock)
 
-    def _wait(self, started, deadline):
-        latest = ebs_snapshots.wait_for_snapshots(self.ec2, sorted(started), max(0, deadline - self.clock()), sleep=self.sleep, clock=self.clock)
-        for copy_id, copy in started.items():
-            if copy_id in latest:
-                copy.update(state=latest[copy_id]["state"], state_message=latest[copy_id]["state_message"])
+    def wait_timeout_left(self, run):
+        return self._deadline(run) - run.clock()
 
-    def _check_outcomes(self, started):
-        for copy_id, copy in sorted(started.items()):
-            if copy["state"] == "pending" and self.options.wait:
-                self.warnings.append("%s (copy of %s) is still pending after wait_timeout %ss; a later run counts it once completed"
-                                     % (copy_id, copy["source"]["snapshot_id"], self.options.wait_timeout))
-            elif copy["state"] not in LIVE_STATES:
-                self._fail(copy["source"], "copy %s of %s ended %s%s" % (copy_id, copy["source"]["snapshot_id"], copy["state"],
-                                                                         ": " + copy["state_message"] if copy["state_message"] else ""))
+    def earlier_pending(self, run):
+        # Copies an earlier run left pending in these groups become generations once completed.
+        return {c["snapshot_id"]: c for c in run.backups_before if c["state"] == "pending" and self.group_of(c) in run.selected_groups}
 
-    def _unshare(self, copies):
+    def after_wait(self, created, backups, run):
+        pending_before = {c["snapshot_id"] for c in run.backups_before if c["state"] == "pending"}
+        completed = (pending_before | set(created)) & {c["snapshot_id"] for c in backups if c["state"] == "completed"}
+        run.result["copies_completed"] = [self.entry(c) for c in backups if c["snapshot_id"] in completed]
+        if self.copies.destination_account:
+            self._unshare(backups, run)
+
+    def _unshare(self, copies, run):
         """Stop sharing the sources whose copies are done; a source with a copy still pending stays shared."""
-        account = self.options.destination_account
+        account = self.copies.destination_account
         pending = {c["tags"].get(SOURCE_SNAPSHOT_KEY) for c in copies if c["state"] == "pending"}
-        done = {c["tags"].get(SOURCE_SNAPSHOT_KEY): c for c in copies if c["state"] != "pending"}
+        done = {c["tags"].get(SOURCE_SNAPSHOT_KEY) for c in copies if c["state"] != "pending"}
         shared = ebs_snapshots.shared_snapshot_ids(self.source_ec2, account)
         targets = sorted(snapshot_id for snapshot_id in shared if snapshot_id in done and snapshot_id not in pending)
-        for outcome in run_bounded(lambda snapshot_id: ebs_snapshots.set_shared(self.source_ec2, snapshot_id, account, False), targets, self.options.max_concurrency):
+        def unshare(snapshot_id):
+            ebs_snapshots.set_shared(self.source_ec2, snapshot_id, account, False)
+
+        for outcome in run_bounded(unshare, targets, self.settings.max_concurrency):
             if outcome.ok:
-                self.result["sources_unshared"].append({"source_snapshot_id": outcome.item, "account_id": account})
+                run.result["sources_unshared"].append({"source_snapshot_id": outcome.item, "account_id": account})
             else:
-                self.warnings.append("could not stop sharing %s with account %s: %s" % (outcome.item, account, error_text(outcome.error)))
+                run.warnings.append("could not stop sharing %s with account %s: %s" % (outcome.item, account, error_text(outcome.error)))
 
-    # -- step 5: plan and delete ---------------------------------------------------------------
+    # -- settle, plan, remove ------------------------------------------------------------------
 
-    def _settle_twins(self, groups, started):
+    def settle(self, groups, created, run):
         """(groups to plan, own duplicates to delete) once each source has one live copy.
 
         A CopySnapshot retried after a lost answer, or two overlapping runs (two AWX jobs that both
@@ -284,27 +264,27 @@ class SnapshotCopies:
         stopped, or would have deleted it. A source not settled yet leaves its group unpruned;
         duplicates are never generations.
         """
-        settled_before = {c["snapshot_id"] for c in self.copies_before if c["state"] != "pending"}
+        settled_before = {c["snapshot_id"] for c in run.backups_before if c["state"] != "pending"}
         by_source = collections.defaultdict(list)
         for key, group in groups.items():
             for copy in group:
-                if key not in self.failed_groups and copy["state"] in LIVE_STATES:
+                if key not in run.failed_groups and copy["state"] in LIVE_STATES:
                     # Ordered by when each copy was started: the copies share their source's created_at.
                     by_source[copy["tags"].get(SOURCE_SNAPSHOT_KEY)].append(dict(copy, created_at=copy["start_time"]))
         twins = {source_id: same for source_id, same in by_source.items() if len(same) > 1}
         ours = {c["snapshot_id"]: source_id for source_id, same in twins.items() for c in same
-                if c["snapshot_id"] in started or self.run_mark.is_on(c["description"]) or c["snapshot_id"] in settled_before}
+                if c["snapshot_id"] in created or run.mark.is_on(c["description"]) or c["snapshot_id"] in settled_before}
         settlement = settle_overlaps(twins, ours, "snapshot_id", EVERY_COPY, "deletes")
         copies = {c["snapshot_id"]: c for group in groups.values() for c in group}
         own = {item["snapshot_id"] for item, _reason in settlement.own_duplicates}
-        duplicates, left_out, unpruned = [], set(), set()
+        duplicates, left_out = [], set()
         for source_id, same in sorted(twins.items()):
             remaining = settlement.groups[source_id]
             if len(remaining) > 1:
                 # None of this run's copies settled them: another run is still making or settling them.
-                self.warnings.append(settlement.unsettled.get(source_id) or "%s: its copies %s are settled by the runs that made them; not pruned in this run"
-                                     % (source_id, ", ".join(sorted(c["snapshot_id"] for c in same))))
-                unpruned.add(self._group_key(same[0]))
+                run.warnings.append(settlement.unsettled.get(source_id) or "%s: its copies %s are settled by the runs that made them; not pruned in this run"
+                                    % (source_id, ", ".join(sorted(c["snapshot_id"] for c in same))))
+                run.unpruned.add(self.group_of(same[0]))
                 continue
             kept = remaining[0]["snapshot_id"]
             reason = "duplicate copy of %s (%s is kept)" % (source_id, kept)
@@ -313,74 +293,36 @@ class SnapshotCopies:
                 if copy_id in own:
                     duplicates.append((copies[copy_id], reason))
                 else:
-                    self.result["copies_retained"].append(self._entry(copies[copy_id], reason=reason + "; the run that made it deletes it"))
-        planned = {key: [c for c in group if c["snapshot_id"] not in left_out] for key, group in groups.items() if key not in unpruned}
+                    run.result["copies_retained"].append(self.entry(copies[copy_id], reason=reason + "; the run that made it deletes it"))
+        planned = {key: [c for c in group if c["snapshot_id"] not in left_out] for key, group in groups.items()}
         return planned, duplicates
 
-    def _find_references(self, snapshot_ids):
+    def find_references(self, snapshot_ids):
         return {snapshot_id: "backs %s" % ", ".join(sorted(images)) for snapshot_id, images in images_using_snapshots(self.ec2, snapshot_ids).items()}
 
-    def _plan(self, groups, keys, extra=None):
-        selected = {key: groups.get(key, []) for key in keys if key not in self.failed_groups}
-        plans, _references = plan_groups(selected, "snapshot_id", self.options.retention, self._find_references, extra)
-        to_delete = []
-        for key, group_plan in sorted(plans.items()):
-            copies = {c["snapshot_id"]: c for c in selected[key]}
-            for generation in group_plan.keep:
-                if generation.id in copies:
-                    self.result["copies_retained"].append(self._entry(copies[generation.id], reason=group_plan.reasons[generation.id]))
-            for generation in group_plan.delete:
-                if generation.id in copies:
-                    to_delete.append((copies[generation.id], group_plan.reasons[generation.id]))
-        return to_delete
+    def remove(self, backup):
+        ebs_snapshots.delete_snapshot(self.ec2, backup["snapshot_id"])
 
-    def _delete(self, to_delete):
-        for outcome in run_bounded(lambda item: ebs_snapshots.delete_snapshot(self.ec2, item[0]["snapshot_id"]), to_delete, self.options.max_concurrency):
-            copy, reason = outcome.item
-            if outcome.ok:
-                self.result["copies_deleted"].append(self._entry(copy, reason=reason))
-            else:
-                self.failed_groups.add(self._group_key(copy))
-                self.result["failures"].append({"source_snapshot_id": copy["tags"].get(SOURCE_SNAPSHOT_KEY), "source_volume_id": copy["source_volume"],
-                                                "error": "DeleteSnapshot %s: %s" % (copy["snapshot_id"], error_text(outcome.error))})
+    # -- results -------------------------------------------------------------------------------
 
-    # -- the two entry points ------------------------------------------------------------------
+    def entry(self, backup, **extra):
+        entry = {
+            "snapshot_id": backup["snapshot_id"],
+            "source_snapshot_id": backup["tags"].get(SOURCE_SNAPSHOT_KEY),
+            "source_volume_id": backup["source_volume"],
+            "policy": backup["tags"].get(POLICY_KEY),
+            "created_at": format_created_at(backup["created_at"]),
+            "state": backup["state"],
+            "volume_size": backup["volume_size"],
+        }
+        entry.update(extra)
+        return entry
 
-    def run(self, sources):
-        deadline = self.clock() + self.options.wait_timeout
-        copies = self._copies()
-        pending_before = {c["snapshot_id"] for c in copies if c["state"] == "pending"}
-        requests = self._requests(sources, copies)
-        started = self._start(requests, pending_before, deadline)
-        keys = sorted({self._group_of(s) for s in sources})
-        if self.options.wait:
-            # Copies an earlier run left pending in these groups are waited for too: they become generations now.
-            earlier = {c["snapshot_id"]: dict(c) for c in copies if c["snapshot_id"] in pending_before and self._group_key(c) in keys}
-            if started or earlier:
-                self._wait(dict(earlier, **started), deadline)
-        self._check_outcomes(started)
-        self.result["copies_started"] = [self._entry(c) for _id, c in sorted(started.items())]
-        copies = self._copies()
-        completed = (pending_before | set(started)) & {c["snapshot_id"] for c in copies if c["state"] == "completed"}
-        self.result["copies_completed"] = [self._entry(c) for c in copies if c["snapshot_id"] in completed]
-        if self.options.destination_account:
-            self._unshare(copies)
-        groups, own_duplicates = self._settle_twins(self._groups(copies), started)
-        self._delete(own_duplicates + self._plan(groups, keys))
-        return self.result
+    def planned_entries(self, request, state):
+        source = request.subject
+        return [{"snapshot_id": None, "source_snapshot_id": source["snapshot_id"], "source_volume_id": source["source_volume"],
+                 "policy": self._policy_of(source), "created_at": format_created_at(source["created_at"]), "state": state,
+                 "volume_size": source["volume_size"]}]
 
-    def preview(self, sources):
-        """Check mode: the exact plan, assuming every copy is made; nothing is mutated."""
-        copies = self._copies()
-        requests = self._requests(sources, copies)
-        new_state = "completed" if self.options.wait else "pending"
-        extra = collections.defaultdict(list)
-        for source in requests:
-            extra[self._group_of(source)].append(Generation(PLANNED_COPY % source["snapshot_id"], source["created_at"], new_state, True))
-        self.result["copies_started"] = [{"snapshot_id": None, "source_snapshot_id": s["snapshot_id"], "source_volume_id": s["source_volume"],
-                                          "policy": self._policy_of(s), "created_at": format_created_at(s["created_at"]), "state": "planned",
-                                          "volume_size": s["volume_size"]} for s in requests]
-        keys = sorted({self._group_of(s) for s in sources})
-        for copy, reason in self._plan(self._groups(copies), keys, extra):
-            self.result["copies_deleted"].append(self._entry(copy, reason=reason))
-        return self.result
+    def diff_line(self, entry):
+        return "%s %s" % (entry["snapshot_id"] or "(new)", entry["source_snapshot_id"])

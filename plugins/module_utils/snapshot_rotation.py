@@ -69,6 +69,7 @@ class SnapshotBackups(BackupAdapter):
     """Snapshots of volumes, one per volume and run."""
 
     id_key = "snapshot_id"
+    noun = "snapshot"
     finished_state = "completed"
     keys = ResultKeys(created="snapshots_created", removed="snapshots_deleted", retained="snapshots_retained",
                       protected=None, skipped="volumes_skipped")

@@ -236,6 +236,9 @@ failures:
             "error": "copy snap-0f1e2d3c4b5a69788 of snap-0a1b2c3d4e5f60718 ended error: Given key ID is not accessible"}]
 """
 
+import dataclasses
+import datetime
+
 try:
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
@@ -252,11 +255,10 @@ from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import AWS
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
-from ansible_collections.cloudops.aws.plugins.module_utils.regions import validate_region
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_argument_spec
-from ansible_collections.cloudops.aws.plugins.module_utils.rotation_params import rotation_params
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import DEFAULT_POLICY
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopySettings
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import SnapshotCopies
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_selection import select_sources
 
@@ -277,44 +279,23 @@ def argument_spec():
     return spec
 
 
-def options_from_params(params, destination_region):
-    """Validate everything that needs no AWS call; raise ValueError naming the option and value."""
-    if not destination_region:
-        raise ValueError("region: the destination Region is required")
-    validate_region("source_region", params["source_region"])
-    validate_region("region", destination_region)
-    if destination_region == params["source_region"] and not params["destination_role_arn"]:
-        raise ValueError("region: the destination %s is source_region too; copies in the sources' own Region and account would be counted "
-                         "as generations by snapshot_rotate there, so give another region, or destination_role_arn" % destination_region)
-    if params["kms_key_id"] and not params["encrypted"]:
-        raise ValueError("kms_key_id: %r is given but encrypted is false; set encrypted: true (AWS requires it with a key)" % params["kms_key_id"])
-    if not 1 <= params["max_copies_in_flight"] <= AWS_COPIES_IN_FLIGHT:
-        raise ValueError("max_copies_in_flight: must be between 1 and %d (AWS's limit per destination Region), got %d"
-                         % (AWS_COPIES_IN_FLIGHT, params["max_copies_in_flight"]))
-    policy = params["policy"]
-    if policy is not None and not policy.strip():
-        raise ValueError("policy: must not be empty when given")
-    shared = rotation_params(dict(params, policy=policy or DEFAULT_POLICY))
-    shared["policy"] = policy.strip() if policy else None
-    account = destination_account_of(params["destination_role_arn"]) if params["destination_role_arn"] else None
-    return CopyOptions(
+def settings_from_params(params, destination_region):
+    """(RotationSettings, CopySettings), checked before any AWS call; ValueError names the option and the value."""
+    role_arn = params["destination_role_arn"]
+    copy_settings = CopySettings(
         source_region=params["source_region"],
         destination_region=destination_region,
         only_latest=params["only_latest"],
         max_in_flight=params["max_copies_in_flight"],
         encrypted=params["encrypted"],
         kms_key_id=params["kms_key_id"],
-        destination_account=account,
-        **shared
+        destination_account=destination_account_of(role_arn) if role_arn else None,
     )
-
-
-def diff_of(copies_before, result):
-    removed = {entry["snapshot_id"] for entry in result["copies_deleted"]}
-    before = sorted("%s %s" % (c["snapshot_id"], c["tags"].get("cloudops:source-snapshot")) for c in copies_before)
-    after = [line for line in before if line.split(" ", 1)[0] not in removed]
-    after += ["%s %s" % (entry["snapshot_id"] or "(new)", entry["source_snapshot_id"]) for entry in result["copies_started"]]
-    return {"before": {"copies": before}, "after": {"copies": sorted(after)}}
+    if destination_region == params["source_region"] and not role_arn:
+        raise ValueError("region: the destination %s is source_region too; copies in the sources' own Region and account would be counted "
+                         "as generations by snapshot_rotate there, so give another region, or destination_role_arn" % destination_region)
+    # The policy is optional: without it each copy takes its source's policy tag.
+    return RotationSettings.from_params(params, policy_required=False), copy_settings
 
 
 def main():
@@ -325,40 +306,42 @@ def main():
         supports_check_mode=True,
     )
     try:
-        options = options_from_params(module.params, module.region)
+        settings, copy_settings = settings_from_params(module.params, module.region)
     except ValueError as error:
         module.fail_json(msg=str(error))
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    source_ec2 = module.client("ec2", retry_decorator=retry, region=options.source_region)
-    source_kms = module.client("kms", retry_decorator=retry, region=options.source_region)
+    source_ec2 = module.client("ec2", retry_decorator=retry, region=copy_settings.source_region)
+    source_kms = module.client("kms", retry_decorator=retry, region=copy_settings.source_region)
+    role_arn = module.params["destination_role_arn"]
     try:
         destination_credentials = {}
-        if module.params["destination_role_arn"]:
+        if role_arn:
             sts = module.client("sts", retry_decorator=retry)
             # STS is called in the destination Region, before anything else is.
-            with region_reached("region", options.destination_region):
-                if caller_account(sts) == options.destination_account:
-                    options = options._replace(destination_account=None)
-                destination_credentials = assumed_role_credentials(sts, module.params["destination_role_arn"])
+            with region_reached("region", copy_settings.destination_region):
+                if caller_account(sts) == copy_settings.destination_account:
+                    copy_settings = dataclasses.replace(copy_settings, destination_account=None)
+                destination_credentials = assumed_role_credentials(sts, role_arn)
     except ValueError as error:
         module.fail_json(msg=str(error))
     except (BotoCoreError, ClientError) as error:
-        module.fail_json_aws(error, msg="could not assume destination_role_arn %s" % module.params["destination_role_arn"])
+        module.fail_json_aws(error, msg="could not assume destination_role_arn %s" % role_arn)
     destination_ec2 = module.client("ec2", retry_decorator=retry, **destination_credentials)
-    copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, options)
+    copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, settings, copy_settings)
+    run = RotationRun(copies, settings, datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
 
-    with ending_on_errors(module, "snapshot_copy_generations", copies):
-        with region_reached("source_region", options.source_region):
-            sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], options.only_latest)
+    with ending_on_errors(module, "snapshot_copy_generations", run):
+        with region_reached("source_region", copy_settings.source_region):
+            sources, not_copied = select_sources(source_ec2, module.params["snapshot_ids"], module.params["filters"], copy_settings.only_latest)
         for source, reason in not_copied:
-            copies.skip(source, reason)
+            run.skip(copies.source_labels(source), reason)
         if not sources:
-            module.warn("no completed snapshot matches the selection in %s; nothing to copy" % options.source_region)
-            module.exit_json(changed=False, **copies.result)
-        result = copies.preview(sources) if module.check_mode else copies.run(sources)
+            module.warn("no completed snapshot matches the selection in %s; nothing to copy" % copy_settings.source_region)
+            module.exit_json(changed=False, **run.result)
+        result = run.preview(sources) if module.check_mode else run.run(sources)
     changed = bool(result["copies_started"] or result["copies_deleted"] or result["sources_unshared"])
-    extra = {"diff": diff_of(copies.copies_before or [], result)} if module._diff else {}
+    extra = {"diff": run.diff()} if module._diff else {}
     exit_with_failures(module, "snapshot_copy_generations", "source_snapshot_id", dict(result, changed=changed, **extra))
 
 

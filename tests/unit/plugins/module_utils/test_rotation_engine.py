@@ -231,7 +231,7 @@ def test_two_overlapping_runs_keep_one_backup_and_each_removes_only_its_own(stor
 
     created = {run: run.adapter.create_all(requests, run) for run, requests in ((first, first_requests), (second, second_requests))}
     for run in (first, second):
-        run._wait(created[run], 60)
+        run._wait(created[run])
     for run in (second, first):
         run.selected_groups = ["a"]
         groups, own = run.adapter.settle(run._groups(run._read()), created[run], run)
@@ -268,7 +268,7 @@ def test_a_backup_the_policy_would_not_keep_is_never_created(store, ids):
 
     assert by_source(store) == {"a": ["old-a-1", "old-a-2"]}
     assert adapter.calls.count("describe") == 2 and not [c for c in adapter.calls if c.startswith(("create", "remove"))]
-    assert result["skipped"][0]["reason"].startswith("retention would not keep it: not selected by retention")
+    assert result["skipped"][0]["reason"].startswith("retention would not keep its backup: not selected by retention")
 
 
 def test_a_backup_in_use_is_protected_not_removed(store, ids):

@@ -1,20 +1,21 @@
-"""SnapshotCopies without AWS: which sources it copies, and how it settles two copies of one source."""
+"""The DR copies adapter without AWS: which sources it copies, and how it settles two copies of one source."""
 
 import datetime
 
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
-from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopyOptions
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import CopySettings
 from ansible_collections.cloudops.aws.plugins.module_utils.snapshot_copies import SnapshotCopies
 
 T0 = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.timezone.utc)
 
 
-def options(**changes):
-    values = dict(policy=None, retention=RetentionPolicy(keep_last=2), extra_tags={}, min_interval=None, wait=True, wait_timeout=600,
-                  max_concurrency=10, source_region="us-east-1", destination_region="us-west-2", only_latest=True, max_in_flight=20,
-                  encrypted=False, kms_key_id=None, destination_account=None)
-    values.update(changes)
-    return CopyOptions(**values)
+def copy_run(policy=None, **changes):
+    """A run of the copies adapter with no AWS clients: only what needs none may be called."""
+    settings = RotationSettings(**dict(dict(policy=policy, retention=RetentionPolicy(keep_last=2), wait_timeout=600), **changes))
+    copies = SnapshotCopies(None, None, None, settings, CopySettings(source_region="us-east-1", destination_region="us-west-2", only_latest=False))
+    return RotationRun(copies, settings, T0)
 
 
 # -- two copies of one source (a retried CopySnapshot, overlapping runs) ------------------------
@@ -27,13 +28,15 @@ def copy(snapshot_id, seconds_after, state="completed", source="snap-source"):
 
 
 def settle(group, started, before=(), marked=()):
-    run = SnapshotCopies(None, None, None, options())
-    run.copies_before = list(before)
+    run = copy_run()
+    run.backups_before = list(before)
     for item in group:
         if item["snapshot_id"] in marked:
-            item["description"] = run.run_mark.stamp(item["description"])
-    planned, own = run._settle_twins({("dr", "vol-1"): group}, {copy_id: {} for copy_id in started})
-    return run, [c["snapshot_id"] for c in planned.get(("dr", "vol-1"), [])], [(c["snapshot_id"], reason) for c, reason in own]
+            item["description"] = run.mark.stamp(item["description"])
+    planned, own = run.adapter.settle({("dr", "vol-1"): group}, {copy_id: {} for copy_id in started}, run)
+    # An unpruned group is not planned in this run (RotationRun._plan leaves it out).
+    plannable = [] if ("dr", "vol-1") in run.unpruned else planned.get(("dr", "vol-1"), [])
+    return run, [c["snapshot_id"] for c in plannable], [(c["snapshot_id"], reason) for c, reason in own]
 
 
 def test_overlapping_runs_keep_the_first_started_copy_and_delete_only_their_own():
@@ -83,13 +86,13 @@ def test_while_the_kept_copy_is_pending_nothing_is_deleted_and_the_group_not_pru
 
     run, planned, own = settle(group, started=["snap-ours"])
 
-    assert own == [] and planned == [] and "not pruned" in run.warnings[0]
+    assert own == [] and planned == [] and "not pruned" in run.warnings[0] and run.unpruned == {("dr", "vol-1")}
 
 
 def test_copies_another_run_is_still_settling_leave_the_group_unpruned():
     run, planned, own = settle([copy("snap-a", 0), copy("snap-b", 1, state="pending")], started=[])
 
-    assert own == [] and planned == [] and "settled by the runs that made them" in run.warnings[0]
+    assert own == [] and planned == [] and "settled by the runs that made them" in run.warnings[0] and run.unpruned == {("dr", "vol-1")}
 
 
 # -- never copy what retention will not keep ----------------------------------------------------
@@ -107,9 +110,11 @@ def copy_of(snapshot_id, of, state="completed"):
 
 
 def requests(selected, existing=(), **changes):
-    run = SnapshotCopies(None, None, None, options(policy="dr", only_latest=False, **changes))
-    chosen = run._requests(selected, list(existing))
-    return [s["snapshot_id"] for s in chosen], {s["source_snapshot_id"]: s["reason"] for s in run.result["sources_skipped"]}
+    run = copy_run(policy="dr", **changes)
+    run.selected_groups = run.adapter.group_keys(selected)
+    run.backups_before = list(existing)
+    chosen = run._choose(selected, run._groups(run.backups_before))
+    return [r.subject["snapshot_id"] for r in chosen], {s["source_snapshot_id"]: s["reason"] for s in run.result["sources_skipped"]}
 
 
 NOT_KEPT = "retention would not keep its copy: not selected by retention (keep_last=2)"
