@@ -57,6 +57,7 @@ class AmiBackups(BackupAdapter):
     keys = ResultKeys(created="images_created", removed="images_deregistered", retained="images_retained",
                       protected="images_protected", skipped="instances_skipped")
     extra_result_keys = ("snapshots_deleted", "snapshots_retained")
+    also_changes = ("snapshots_deleted",)
     create_action = "CreateImage"
     remove_action = "DeregisterImage"
     diff_key = "images"

@@ -60,6 +60,7 @@ class BackupAdapter:
     removes = "deletes"     # the verb of reasons about removing ("deregisters" for AMIs)
     keys = None             # ResultKeys
     extra_result_keys = ()  # result lists the adapter fills itself
+    also_changes = ()       # those of them that mean the run changed something
     marks_twins = False     # whether retried creates are told apart by the run mark in descriptions
     create_action = None    # the API action named in a failed create's message
     remove_action = None    # the API action named in a failed removal's message
@@ -330,6 +331,12 @@ class RotationRun:
         for backup, reason in self._plan(groups, self._planned_generations(requests, state)):
             self.result[adapter.keys.removed].append(adapter.entry(backup, reason=reason))
         return self.result
+
+    def outcome(self, with_diff=False):
+        """What the module returns: the result, whether the run changed anything, and the diff when asked."""
+        adapter = self.adapter
+        changed = any(self.result[key] for key in (adapter.keys.created, adapter.keys.removed) + adapter.also_changes)
+        return dict(self.result, changed=changed, **({"diff": self.diff()} if with_diff else {}))
 
     def diff(self):
         """Diff mode: the selected groups' backups before and after the run."""

@@ -78,6 +78,7 @@ class SnapshotCopies(BackupAdapter):
     finished_state = "completed"
     keys = ResultKeys(created="copies_started", removed="copies_deleted", retained="copies_retained", protected=None, skipped="sources_skipped")
     extra_result_keys = ("copies_completed", "sources_unshared")
+    also_changes = ("sources_unshared",)
     remove_action = "DeleteSnapshot"
     diff_key = "copies"
 

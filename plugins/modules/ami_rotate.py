@@ -266,10 +266,11 @@ def main():
         if not instances:
             module.warn("no instance matches the selection; nothing to back up")
             module.exit_json(changed=False, **rotation.result)
-        result = rotation.preview(instances) if module.check_mode else rotation.run(instances)
-    changed = bool(result["images_created"] or result["images_deregistered"] or result["snapshots_deleted"])
-    extra = {"diff": rotation.diff()} if module._diff else {}
-    exit_with_failures(module, "ami_rotate", "instance_id", dict(result, changed=changed, **extra))
+        if module.check_mode:
+            rotation.preview(instances)
+        else:
+            rotation.run(instances)
+    exit_with_failures(module, "ami_rotate", "instance_id", rotation.outcome(module._diff))
 
 
 if __name__ == "__main__":

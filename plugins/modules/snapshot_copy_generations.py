@@ -339,10 +339,11 @@ def main():
         if not sources:
             module.warn("no completed snapshot matches the selection in %s; nothing to copy" % copy_settings.source_region)
             module.exit_json(changed=False, **run.result)
-        result = run.preview(sources) if module.check_mode else run.run(sources)
-    changed = bool(result["copies_started"] or result["copies_deleted"] or result["sources_unshared"])
-    extra = {"diff": run.diff()} if module._diff else {}
-    exit_with_failures(module, "snapshot_copy_generations", "source_snapshot_id", dict(result, changed=changed, **extra))
+        if module.check_mode:
+            run.preview(sources)
+        else:
+            run.run(sources)
+    exit_with_failures(module, "snapshot_copy_generations", "source_snapshot_id", run.outcome(module._diff))
 
 
 if __name__ == "__main__":

@@ -240,10 +240,11 @@ def main():
         if not any(job["volumes"] for job in jobs):
             module.warn("no volume matches the selection; nothing to snapshot")
             module.exit_json(changed=False, **rotation.result)
-        result = rotation.preview(jobs) if module.check_mode else rotation.run(jobs)
-    changed = bool(result["snapshots_created"] or result["snapshots_deleted"])
-    extra = {"diff": rotation.diff()} if module._diff else {}
-    exit_with_failures(module, "snapshot_rotate", "volume_id", dict(result, changed=changed, **extra))
+        if module.check_mode:
+            rotation.preview(jobs)
+        else:
+            rotation.run(jobs)
+    exit_with_failures(module, "snapshot_rotate", "volume_id", rotation.outcome(module._diff))
 
 
 if __name__ == "__main__":
