@@ -77,4 +77,3 @@ def totals(entries):
         tally[entry["status"]] += 1
     tally["instances"] = len(entries)
     return tally
-

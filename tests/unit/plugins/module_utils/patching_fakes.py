@@ -70,7 +70,7 @@ class FakeAws:
 
     def add_instances(self, count, missing=3, state="running", tags=None):
         ids = []
-        for _ in range(count):
+        while len(ids) < count:
             new_id = instance_id(next(self.ids))
             self.instances[new_id] = {"state": state, "tags": dict({"Name": "web-%d" % len(self.instances)}, **(tags or {}))}
             self.patches[new_id] = {"missing": missing, "installed": 10, "failed": 0, "pending_reboot": 0}
