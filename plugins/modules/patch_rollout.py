@@ -102,8 +102,9 @@ options:
     default: false
   pre_image:
     description:
-      - Make an AMI of each instance to patch before the first wave, and wait until it is available. An instance whose
-        AMI fails is not patched. The AMIs are rotated like those of M(cloudops.aws.ami_rotate), under I(pre_image_policy).
+      - Make an AMI of each instance to patch before the first wave, without rebooting it (crash-consistent), and wait
+        until it is available. An instance whose AMI fails is not patched. The AMIs are tagged and rotated like those of
+        M(cloudops.aws.ami_rotate), under I(pre_image_policy).
     type: bool
     default: true
   pre_image_policy:
