@@ -131,7 +131,7 @@ def fleet_summary(ready, not_ready):
     }
 
 
-def _checked_patch_group(patch_group):
+def checked_patch_group(patch_group):
     if not patch_group.strip():
         raise ValueError("patch_group: must name a patch group, got %r" % patch_group)
     if len(patch_group) > PATCH_GROUP_MAX:
@@ -189,7 +189,7 @@ class PatchComplianceSettings:
         return cls(
             instance_ids=None if instance_ids is None else tuple(validate_instance_ids(instance_ids)),
             filters=params["filters"],
-            patch_group=None if patch_group is None else _checked_patch_group(patch_group),
+            patch_group=None if patch_group is None else checked_patch_group(patch_group),
             max_age=_checked_max_age(params["max_age"]),
             details=params["details"],
             patch_states=None if patch_states is None else tuple(dict.fromkeys(patch_states)),

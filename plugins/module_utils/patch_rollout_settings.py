@@ -16,7 +16,7 @@ from typing import Tuple
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import parse_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import validate_instance_ids
-from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import _checked_patch_group
+from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import checked_patch_group
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import COUNT_RULES
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import policy_from_params
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
@@ -151,7 +151,7 @@ class PatchRolloutSettings:
         return cls(
             instance_ids=None if instance_ids is None else tuple(validate_instance_ids(instance_ids)),
             filters=params["filters"],
-            patch_group=None if patch_group is None else _checked_patch_group(patch_group),
+            patch_group=None if patch_group is None else checked_patch_group(patch_group),
             mode=params["mode"],
             start_stopped=params["start_stopped"],
             canary=params["canary"],
