@@ -4,12 +4,14 @@
 
 """AWS I/O for ELBv2 target groups: where instances are registered, taking them out of service
 (deregister, then wait until draining ends) and putting them back (register, then wait until
-healthy). One DescribeTargetHealth per target group a round, never one per instance.
+healthy). One DescribeTargetHealth per target group a round, never one per instance. And the ARNs
+of target groups named by name.
 """
 
 import collections
 import time
 
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import tolerating
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import all_pages
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_delay
 
@@ -102,3 +104,26 @@ def drained(state):
 
 def healthy(state):
     return state == "healthy"
+
+
+def _arns_named(elbv2, names):
+    groups = elbv2.describe_target_groups(aws_retry=True, Names=list(names))["TargetGroups"]
+    return {group["TargetGroupName"]: group["TargetGroupArn"] for group in groups}
+
+
+def arns_by_name(elbv2, names):
+    """{name: ARN} of the named target groups that exist, in one DescribeTargetGroups.
+
+    TargetGroupNotFound says only that one name or more is unknown: then each name is asked alone,
+    so the caller can tell which.
+    """
+    if not names:
+        return {}
+    with tolerating(["TargetGroupNotFound"]):
+        return _arns_named(elbv2, names)
+    found = {}
+    if len(names) > 1:
+        for name in names:
+            with tolerating(["TargetGroupNotFound"]):
+                found.update(_arns_named(elbv2, [name]))
+    return found
