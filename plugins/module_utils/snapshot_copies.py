@@ -241,6 +241,7 @@ class SnapshotCopies(BackupAdapter):
         done = {c["tags"].get(SOURCE_SNAPSHOT_KEY) for c in copies if c["state"] != "pending"}
         shared = ebs_snapshots.shared_snapshot_ids(self.source_ec2, account)
         targets = sorted(snapshot_id for snapshot_id in shared if snapshot_id in done and snapshot_id not in pending)
+
         def unshare(snapshot_id):
             ebs_snapshots.set_shared(self.source_ec2, snapshot_id, account, False)
 
