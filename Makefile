@@ -8,12 +8,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: demo test sanity lint galaxy-import pytest unit integration bench soak venv galaxy-venv collection clean
+.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
 
-test: sanity lint galaxy-import pytest  ## Everything CI runs
+test: sanity lint galaxy-import pytest molecule  ## Everything CI runs
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -52,6 +52,10 @@ unit: venv collection
 
 integration: venv collection
 	$(BIN)/pytest tests/integration
+
+# Delegated driver: the scenario starts the local AWS simulator itself (create.yml) and stops it (destroy.yml).
+molecule: venv collection  ## the patch role's molecule scenario against the simulator: converge, idempotence, verify; under a minute
+	cd roles/patch && $(CURDIR)/$(BIN)/molecule test
 
 bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
 	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
