@@ -21,6 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
+from simulator import launch_templates  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
@@ -44,6 +45,7 @@ class Simulator:
         elbv2_health.install()
         root_volumes.install()
         sandbox_images.install()
+        launch_templates.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
