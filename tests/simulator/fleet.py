@@ -113,7 +113,8 @@ def seed(endpoint, document, headers=None):
         for group in groups:
             autoscaling.create_auto_scaling_group(
                 AutoScalingGroupName=group["name"],
-                LaunchTemplate={"LaunchTemplateName": group["launch_template"], "Version": "$Latest"},
+                LaunchTemplate={"LaunchTemplateName": group["launch_template"],
+                                "Version": str(group.get("launch_template_version", "$Latest"))},
                 MinSize=int(group.get("min_size", 0)),
                 MaxSize=int(group.get("max_size", 1)),
                 DesiredCapacity=int(group.get("desired_capacity", group.get("min_size", 0))),

@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
-from simulator import launch_templates  # noqa: E402
+from simulator import instance_refresh, launch_templates  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
@@ -46,6 +46,7 @@ class Simulator:
         root_volumes.install()
         sandbox_images.install()
         launch_templates.install()
+        instance_refresh.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
@@ -71,6 +72,7 @@ class Simulator:
         MACHINES.reset()
         elbv2_health.SETTINGS.reset()
         root_volumes.TASKS.reset()
+        instance_refresh.REFRESHES.reset()
 
     def reset(self):
         moto_api_backend.reset()
@@ -88,11 +90,12 @@ class Simulator:
             "elbv2": elbv2_health.SETTINGS.describe(),
             "root_volumes": root_volumes.TASKS.describe(),
             "patching": patching.PATCHING.describe(),
+            "autoscaling": instance_refresh.REFRESHES.describe(),
         }
 
     def configure(self, cfg):
         unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits",
-                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching"}
+                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -123,6 +126,8 @@ class Simulator:
             root_volumes.TASKS.configure(**cfg["root_volumes"])
         if "patching" in cfg:
             patching.PATCHING.configure(**cfg["patching"])
+        if "autoscaling" in cfg:
+            instance_refresh.REFRESHES.configure(**cfg["autoscaling"])
         return self.config()
 
     def seed(self, document):
