@@ -59,11 +59,9 @@ from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine impor
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import registrations_from_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import ONLINE
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import Selection
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import nodes_by_id
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import SsmRunSettings
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import RunCommand
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import run_on_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import find_registrations
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
 from ansible_collections.cloudops.aws.plugins.module_utils.waves import out_of_service_allowance
@@ -71,16 +69,6 @@ from ansible_collections.cloudops.aws.plugins.module_utils.waves import plan_wav
 
 # `sender` is the SSM client for SendCommand only, without botocore's retries (ssm_commands.send_command).
 Clients = collections.namedtuple("Clients", "ec2 ssm sender elbv2 autoscaling")
-
-
-def command_errors(result, instance_ids, timeout):
-    """{instance_id: why} for the instances a RunCommand result does not show succeeding."""
-    errors = {failure["instance_id"]: failure["error"] for failure in result["failures"]}
-    errors.update((item["instance_id"], "not delivered (%s)" % item["status_details"]) for item in result["undelivered"])
-    errors.update((instance_id, "still running after command_timeout (%ds)" % timeout) for instance_id in result["still_running"])
-    listed = {invocation["instance_id"] for invocation in result["invocations"]}
-    errors.update((instance_id, "SSM listed no invocation") for instance_id in instance_ids if instance_id not in listed and instance_id not in errors)
-    return errors
 
 
 def pre_patch_image(instance_id, rotation_result):
@@ -135,14 +123,10 @@ class PatchRollout:
 
     def command(self, instance_ids, request):
         """{instance_id: why} for those of `instance_ids` (all Online) the command did not succeed on."""
-        if not instance_ids:
-            return {}
-        settings = SsmRunSettings(instance_ids=tuple(instance_ids), targets=None, request=request, allowed_failures="0",
-                                  skip_unmanaged=False, wait=True, wait_timeout=self.settings.command_timeout, fetch_full_output=False)
-        run = RunCommand(self.clients.ssm, self.clients.sender, None, None, settings, sleep=self.sleep, clock=self.clock)
-        result = run.run(Selection("instance_ids", instance_ids, [], []))
-        self.warnings.extend(run.warnings)
-        return command_errors(result, instance_ids, self.settings.command_timeout)
+        errors, warnings = run_on_instances(self.clients.ssm, self.clients.sender, instance_ids, request, self.settings.command_timeout,
+                                            sleep=self.sleep, clock=self.clock)
+        self.warnings.extend(warnings)
+        return errors
 
     def wait_online(self, instance_ids):
         """Those of `instance_ids` whose SSM agent is Online, once all are or reboot_timeout is up."""

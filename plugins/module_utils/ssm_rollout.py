@@ -25,6 +25,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import app
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import count_by_status
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import outcome_of
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_output import summarize_invocation
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import Selection
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import SsmRunSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import allowed_failure_count
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import send_requests
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_delay
@@ -228,3 +230,28 @@ def _failure_text(summary):
         return "%s: the command ran longer than execution_timeout" % details
     last_line = (summary["stderr"].strip().splitlines() or [""])[-1]
     return "%s (exit code %s)%s" % (details, summary["response_code"], ": " + last_line if last_line else "")
+
+
+def command_errors(result, instance_ids, timeout):
+    """{instance_id: why} for the instances a RunCommand result does not show succeeding."""
+    errors = {failure["instance_id"]: failure["error"] for failure in result["failures"]}
+    errors.update((item["instance_id"], "not delivered (%s)" % item["status_details"]) for item in result["undelivered"])
+    errors.update((instance_id, "still running after command_timeout (%ds)" % timeout) for instance_id in result["still_running"])
+    listed = {invocation["instance_id"] for invocation in result["invocations"]}
+    errors.update((instance_id, "SSM listed no invocation") for instance_id in instance_ids if instance_id not in listed and instance_id not in errors)
+    return errors
+
+
+def run_on_instances(ssm, sender, instance_ids, request, timeout, sleep=time.sleep, clock=time.monotonic):
+    """({instance_id: why} for those of `instance_ids` (all Online) the command did not succeed on, warnings).
+
+    A procedure's step on instances it has checked itself (an install, a health command): sent, waited
+    for up to `timeout` seconds (the caller's command_timeout), every instance judged.
+    """
+    if not instance_ids:
+        return {}, []
+    settings = SsmRunSettings(instance_ids=tuple(instance_ids), targets=None, request=request, allowed_failures="0",
+                              skip_unmanaged=False, wait=True, wait_timeout=timeout, fetch_full_output=False)
+    run = RunCommand(ssm, sender, None, None, settings, sleep=sleep, clock=clock)
+    result = run.run(Selection("instance_ids", instance_ids, [], []))
+    return command_errors(result, instance_ids, timeout), run.warnings
