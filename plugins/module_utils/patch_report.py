@@ -11,16 +11,14 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance impo
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import NON_COMPLIANT
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import instance_report
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import summarize_patch_state
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import FAILED
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import NOT_REACHED
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import ROLLED_BACK
 
 PATCHED = "patched"
-FAILED = "failed"
-ROLLED_BACK = "rolled_back"
 SKIPPED = "skipped"
-NOT_REACHED = "not_reached"
 # compliant: nothing to install; non_compliant: something to install, and the run does not install (scan mode).
 STATUSES = (COMPLIANT, NON_COMPLIANT, PATCHED, FAILED, ROLLED_BACK, SKIPPED, NOT_REACHED)
-# What counts against max_failures: a rolled-back instance is back in service, but its patching failed.
-WAVE_FAILURES = (FAILED, ROLLED_BACK)
 
 # Staleness is patch_compliance_info's concern; a rollout has just scanned what it reports on.
 NEVER_STALE = datetime.timedelta.max
@@ -43,10 +41,6 @@ def new_entry(instance):
         "rolled_back": False,
         "started_and_stopped": False,
     }
-
-
-def add_reason(entry, reason):
-    entry["reason"] = "; ".join(filter(None, (entry["reason"], reason)))
 
 
 def counts(state):

@@ -18,8 +18,8 @@ The sequence, and why:
 4. A pre-patch AMI of each, by the rotation engine under its own policy, retention and min_interval
    (a re-run after a killed run takes none within min_interval), waited for until available; an
    instance without one is not patched.
-5. Wave after wave (patch_wave.WaveRun); a wave with more failures than max_failures stops the
-   rollout, and no later wave starts.
+5. Wave after wave (patch_wave.WaveRun, run by rollout_batches.BatchRollout); a wave with more
+   failures than max_failures stops the rollout, and no later wave starts.
 6. Instances started in step 1 are stopped again, each left in the state it was found in.
 Check mode runs steps 1 to 4 without starting, scanning or imaging anything.
 """
@@ -35,15 +35,12 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import 
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import stop_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import wait_for_instance_states
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
-from ansible_collections.cloudops.aws.plugins.module_utils.module_results import failure_list
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import COMPLIANT
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import FAILED
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import NEVER_SCANNED
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import NON_COMPLIANT
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import NOT_REACHED
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import SKIPPED
-from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import WAVE_FAILURES
-from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import add_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import compliance
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import counts
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import new_entry
@@ -54,18 +51,17 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout_setting
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_states import patch_states_by_id
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_states import select_by_patch_group
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_wave import WaveRun
-from ansible_collections.cloudops.aws.plugins.module_utils.patch_wave import group_name
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import BatchRollout
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import add_reason
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import group_name
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import plan_batches
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import registrations_from_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import ONLINE
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import nodes_by_id
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import run_on_instances
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import find_registrations
 from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_until_settled
-from ansible_collections.cloudops.aws.plugins.module_utils.waves import out_of_service_allowance
-from ansible_collections.cloudops.aws.plugins.module_utils.waves import plan_waves
 
 # `sender` is the SSM client for SendCommand only, without botocore's retries (ssm_commands.send_command).
 Clients = collections.namedtuple("Clients", "ec2 ssm sender elbv2 autoscaling")
@@ -90,43 +86,26 @@ def pre_patch_image(instance_id, rotation_result):
     return None, "no available pre-patch AMI"
 
 
-class PatchRollout:
+class PatchRollout(BatchRollout):
     """One patch_rollout run; `result` holds everything returned, also when an AWS error ends the run."""
 
+    name = "patch_rollout"
+    verb = "patched"
+
     def __init__(self, clients, settings, now, check_mode=False, sleep=time.sleep, clock=time.monotonic):
-        self.clients = clients
-        self.settings = settings
+        super().__init__(clients, settings, sleep, clock)
         self.now = now
         self.check_mode = check_mode
-        self.sleep = sleep
-        self.clock = clock
         self.snapshot_id = new_snapshot_id()
         self.instances = {}
-        self.entries = {}
         # The latest patch state read of each instance, and those of the first scan (for "before").
         self.states = {}
         self.states_before = {}
         self.started = []
-        # Failed instances a wave tolerated (max_failures): they do not fail the task.
-        self.tolerated = set()
-        self.problems = []
-        self.warnings = []
-        self.result = {"changed": False, "instances": [], "waves": [], "totals": totals([]), "instances_skipped": [],
-                       "stopped_early": None, "snapshot_id": self.snapshot_id, "compliance": compliance([], {}, now),
-                       "pre_patch_images": {}}
+        self.result.update(instances=[], waves=[], totals=totals([]), instances_skipped=[], snapshot_id=self.snapshot_id,
+                           compliance=compliance([], {}, now), pre_patch_images={})
 
-    # -- what the waves share --------------------------------------------------------------------
-
-    def fail(self, instance_id, reason):
-        self.entries[instance_id]["status"] = FAILED
-        add_reason(self.entries[instance_id], reason)
-
-    def command(self, instance_ids, request):
-        """{instance_id: why} for those of `instance_ids` (all Online) the command did not succeed on."""
-        errors, warnings = run_on_instances(self.clients.ssm, self.clients.sender, instance_ids, request, self.settings.command_timeout,
-                                            sleep=self.sleep, clock=self.clock)
-        self.warnings.extend(warnings)
-        return errors
+    # -- what the waves share (and fail, command, run_batch, verdict: BatchRollout) ----------------
 
     def wait_online(self, instance_ids):
         """Those of `instance_ids` whose SSM agent is Online, once all are or reboot_timeout is up."""
@@ -243,13 +222,8 @@ class PatchRollout:
 
     def _plan(self, targets, left_out):
         """(waves, {instance_id: [Registration]}); `left_out` are the registrations earlier runs did not restore."""
-        registrations, healthy = find_registrations(self.clients.elbv2, targets)
-        allowance = out_of_service_allowance(healthy, self.settings.min_healthy)
-        # Only what is in service now counts against a group's minimum.
-        groups_of = {instance_id: tuple(r.target_group_arn for r in regs) for instance_id, regs in registrations.items()}
-        waves = plan_waves(targets, groups_of, allowance, self.settings.canary, self.settings.wave_size)
-        for instance_id, remembered in left_out.items():
-            registrations[instance_id] = sorted(set(registrations.get(instance_id, [])) | set(remembered))
+        waves, registrations = plan_batches(self.clients.elbv2, targets, left_out, self.settings.min_healthy, self.settings.canary,
+                                            self.settings.wave_size)
         for number, wave in enumerate(waves, 0 if self.settings.canary else 1):
             for instance_id in wave:
                 self.entries[instance_id]["wave"] = number
@@ -301,26 +275,7 @@ class PatchRollout:
             self._run_wave(wave, registrations)
 
     def _run_wave(self, wave, registrations):
-        entries = [self.entries[instance_id] for instance_id in wave]
-        if self.result["stopped_early"]:
-            for entry in entries:
-                if entry["status"] != FAILED:
-                    entry.update(status=NOT_REACHED, reason="not patched: the rollout stopped early")
-            return
-        patching = [entry["instance_id"] for entry in entries if entry["status"] != FAILED]
-        if not patching:
-            return
-        WaveRun(self, patching, registrations).run()
-        failed = [self.entries[i] for i in patching if self.entries[i]["status"] in WAVE_FAILURES]
-        allowed = self.settings.max_failures.of(len(patching))
-        if len(failed) > allowed:
-            self.result["stopped_early"] = "wave %d: %d of %d instance(s) failed, max_failures %s allows %d: %s" % (
-                entries[0]["wave"], len(failed), len(patching), self.settings.max_failures, allowed,
-                failure_list([{"instance_id": e["instance_id"], "error": e["reason"]} for e in failed], "instance_id", limit=10))
-        elif failed:
-            self.tolerated.update(entry["instance_id"] for entry in failed)
-            self.warnings.append("wave %d: %d instance(s) failed, within max_failures %s: %s"
-                                 % (entries[0]["wave"], len(failed), self.settings.max_failures, ", ".join(e["instance_id"] for e in failed)))
+        self.run_batch("wave %d" % self.entries[wave[0]]["wave"], wave, lambda patching: WaveRun(self, patching, registrations).run())
 
     # -- 6. leave stopped instances stopped --------------------------------------------------------
 
@@ -366,15 +321,3 @@ class PatchRollout:
             instances_skipped=[{"instance_id": e["instance_id"], "reason": e["reason"]} for e in entries if e["status"] == SKIPPED],
             compliance=compliance(reached, self.states, self.now),
         )
-
-    def verdict(self):
-        """None when the task succeeds, else the message it fails with."""
-        problems = []
-        if self.result["stopped_early"]:
-            problems.append("stopped early, %s" % self.result["stopped_early"])
-        failed = [e for e in self.entries.values() if e["status"] == FAILED and e["instance_id"] not in self.tolerated]
-        if failed:
-            problems.append("%d instance(s) failed: %s" % (
-                len(failed), failure_list([{"instance_id": e["instance_id"], "error": e["reason"]} for e in failed], "instance_id", limit=10)))
-        problems += self.problems
-        return "patch_rollout: " + "; ".join(problems) if problems else None

@@ -4,10 +4,8 @@
 
 """One wave of patch_rollout: out of service, install, back, checked, and in service again or rolled back.
 
-The steps, and why:
-1. Tag the wave's instances with their registrations (service_marks), deregister them from their
-   target groups and wait until draining ends, so the reboot cuts no request. An instance still
-   draining at drain_timeout is not patched.
+The steps of a batch (out of service, the health check, back in service) are rollout_batches.BatchRun's; a wave adds:
+1. Its instances out of service (rollout_batches); one still draining at drain_timeout is not patched.
 2. Install (AWS-RunPatchBaseline with the run's SnapshotId and RebootOption), one SendCommand
    per 50 instances. With RebootIfNeeded the agent resumes the document after the reboot.
 3. Wait for every agent to be Online again; one not back within reboot_timeout fails, the
@@ -18,8 +16,7 @@ The steps, and why:
 6. With rollback, a failed instance's root volume is replaced from its pre-patch AMI; its agent
    is waited for, the health command runs again, and a scan records the restored state.
 7. What passed, what was rolled back and is healthy, and what was never touched goes back into
-   its target groups and is waited for until healthy, and loses its tags. Failed instances stay
-   out, for the operator to look at, and keep their tags for a later run.
+   its target groups (rollout_batches). Failed instances stay out, and keep their tags for a later run.
 """
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
@@ -27,68 +24,34 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import F
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import NON_COMPLIANT
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import PATCHED
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import ROLLED_BACK
-from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import add_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import counts
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import installed_count
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout_settings import health_request
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout_settings import install_request
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import BatchRun
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import add_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.root_volumes import replace_root_volume
 from ansible_collections.cloudops.aws.plugins.module_utils.root_volumes import wait_for_tasks
-from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import clear_marks
-from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import mark_out_of_service
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import deregister
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import drained
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import healthy
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import register
-from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import wait_for_states
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
 # CreateReplaceRootVolumeTask calls in flight at once (a wave is rarely larger).
 ROLLBACK_CONCURRENCY = 10
 
 
-def group_name(group_arn):
-    """A target group as people read it: targetgroup/<name>/<id>."""
-    return group_arn.split(":")[-1]
-
-
-class WaveRun:
+class WaveRun(BatchRun):
     """The steps of one wave over `instance_ids`; what happens to each is written into the rollout's entries."""
 
     def __init__(self, rollout, instance_ids, registrations):
-        self.rollout = rollout
-        self.settings = rollout.settings
-        self.entries = rollout.entries
-        self.instance_ids = list(instance_ids)
-        self.registrations = {i: registrations[i] for i in instance_ids if i in registrations}
-        self.waits = {"sleep": rollout.sleep, "clock": rollout.clock}
+        command = rollout.settings.health_command
+        super().__init__(rollout, instance_ids, registrations, None if command is None else health_request(command))
 
     def run(self):
-        untouched = self._drain()
+        untouched = self.drain()
         installing = [i for i in self.instance_ids if i not in untouched]
         self._install(installing)
         if self.settings.rollback:
             self._roll_back([i for i in installing if self.entries[i]["status"] == FAILED and self.entries[i]["pre_patch_image"]])
-        self._return_to_service(untouched)
-
-    # -- 1 --------------------------------------------------------------------------------------
-
-    def _drain(self):
-        """The instances still draining at drain_timeout: not patched, and put back as they were."""
-        if not self.registrations:
-            return []
-        elbv2 = self.rollout.clients.elbv2
-        mark_out_of_service(self.rollout.clients.ec2, self.registrations)
-        deregister(elbv2, self.registrations)
-        self.rollout.result["changed"] = True
-        states = wait_for_states(elbv2, self.registrations, drained, self.settings.drain_timeout, **self.waits)
-        stuck = {}
-        for (instance_id, group_arn), state in sorted(states.items()):
-            if not drained(state):
-                stuck.setdefault(instance_id, []).append("%s in %s" % (state, group_name(group_arn)))
-        for instance_id, where in sorted(stuck.items()):
-            self.rollout.fail(instance_id, "still %s after drain_timeout (%ds); not patched" % (", ".join(where), self.settings.drain_timeout))
-        return sorted(stuck)
+        self.return_to_service(untouched)
 
     # -- 2 to 5 ---------------------------------------------------------------------------------
 
@@ -108,24 +71,13 @@ class WaveRun:
         rollout.read_states(online)
         for instance_id in online:
             self._judge(instance_id, install_failed=instance_id in errors)
-        self._health([i for i in online if self.entries[i]["status"] != FAILED], "health")
+        self.health([i for i in online if self.entries[i]["status"] != FAILED], "health")
         for instance_id in rollout.scan(online, "scan after the install"):
             self._record(instance_id, missing_after=True)
         for instance_id in instance_ids:
             # An instance with nothing to install (one an earlier run left out of service) stays compliant.
             if self.entries[instance_id]["status"] == NON_COMPLIANT:
                 self.entries[instance_id]["status"] = PATCHED
-
-    def _health(self, instance_ids, step):
-        """Those of `instance_ids` the health command passed on (all of them without one)."""
-        if self.settings.health_command is None:
-            return list(instance_ids)
-        errors = self.rollout.command(instance_ids, health_request(self.settings.health_command))
-        for instance_id in instance_ids:
-            self.entries[instance_id]["health"] = "failed" if instance_id in errors else "passed"
-            if instance_id in errors:
-                self.rollout.fail(instance_id, "%s: %s" % (step, errors[instance_id]))
-        return [i for i in instance_ids if i not in errors]
 
     def _record(self, instance_id, missing_after=False):
         """The instance's latest patch state in its entry: patches installed by the run, and failed or missing ones."""
@@ -181,23 +133,8 @@ class WaveRun:
         for instance_id in replaced:
             if instance_id not in online:
                 rollout.fail(instance_id, "SSM agent not Online within reboot_timeout (%ds) after the rollback" % self.settings.reboot_timeout)
-        passed = self._health(online, "health after the rollback")
+        passed = self.health(online, "health after the rollback")
         for instance_id in rollout.scan(online, "scan after the rollback"):
             self._record(instance_id, missing_after=True)
         for instance_id in passed:
             self.entries[instance_id]["status"] = ROLLED_BACK
-
-    # -- 7 --------------------------------------------------------------------------------------
-
-    def _return_to_service(self, untouched):
-        back = {i: regs for i, regs in self.registrations.items() if i in untouched or self.entries[i]["status"] != FAILED}
-        if not back:
-            return
-        elbv2 = self.rollout.clients.elbv2
-        register(elbv2, back)
-        states = wait_for_states(elbv2, back, healthy, self.settings.healthy_timeout, **self.waits)
-        for (instance_id, group_arn), state in sorted(states.items()):
-            if not healthy(state):
-                self.rollout.fail(instance_id, "%s in %s after healthy_timeout (%ds)" % (state, group_name(group_arn), self.settings.healthy_timeout))
-        # An instance not healthy keeps its marks: a later run that finds it healthy removes them.
-        clear_marks(self.rollout.clients.ec2, {i: regs for i, regs in back.items() if all(healthy(states.get((i, r.target_group_arn))) for r in regs)})

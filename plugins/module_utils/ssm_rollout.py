@@ -242,16 +242,24 @@ def command_errors(result, instance_ids, timeout):
     return errors
 
 
+def outputs_on_instances(ssm, sender, instance_ids, request, timeout, sleep=time.sleep, clock=time.monotonic):
+    """({instance_id: stdout} of those of `instance_ids` (all Online) the command succeeded on, {instance_id: why} of
+    the others, warnings): run_on_instances with each output, as ListCommandInvocations lists it (2,500 characters)."""
+    if not instance_ids:
+        return {}, {}, []
+    settings = SsmRunSettings(instance_ids=tuple(instance_ids), targets=None, request=request, allowed_failures="0",
+                              skip_unmanaged=False, wait=True, wait_timeout=timeout, fetch_full_output=False)
+    run = RunCommand(ssm, sender, None, None, settings, sleep=sleep, clock=clock)
+    result = run.run(Selection("instance_ids", instance_ids, [], []))
+    errors = command_errors(result, instance_ids, timeout)
+    return {i["instance_id"]: i["stdout"] for i in result["invocations"] if i["instance_id"] not in errors}, errors, run.warnings
+
+
 def run_on_instances(ssm, sender, instance_ids, request, timeout, sleep=time.sleep, clock=time.monotonic):
     """({instance_id: why} for those of `instance_ids` (all Online) the command did not succeed on, warnings).
 
     A procedure's step on instances it has checked itself (an install, a health command): sent, waited
     for up to `timeout` seconds (the caller's command_timeout), every instance judged.
     """
-    if not instance_ids:
-        return {}, []
-    settings = SsmRunSettings(instance_ids=tuple(instance_ids), targets=None, request=request, allowed_failures="0",
-                              skip_unmanaged=False, wait=True, wait_timeout=timeout, fetch_full_output=False)
-    run = RunCommand(ssm, sender, None, None, settings, sleep=sleep, clock=clock)
-    result = run.run(Selection("instance_ids", instance_ids, [], []))
-    return command_errors(result, instance_ids, timeout), run.warnings
+    _outputs, errors, warnings = outputs_on_instances(ssm, sender, instance_ids, request, timeout, sleep=sleep, clock=clock)
+    return errors, warnings

@@ -64,7 +64,7 @@ def out_of_service_allowance(healthy_by_group, min_healthy):
         allowance[group] = healthy - keep
         if allowance[group] <= 0:
             raise WavePlanError("min_healthy %s of target group %s keeps all of its %d healthy target(s) in service; none can be "
-                                "patched without breaking it" % (min_healthy, group, healthy))
+                                "taken out without breaking it" % (min_healthy, group, healthy))
     return allowance
 
 
