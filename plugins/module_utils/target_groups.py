@@ -106,6 +106,11 @@ def healthy(state):
     return state == "healthy"
 
 
+def group_health(elbv2, group_arn):
+    """[(target id, state, reason code or None)] of every target registered in the group, in one DescribeTargetHealth."""
+    return [(d["Target"]["Id"], d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in _health(elbv2, group_arn)]
+
+
 def _arns_named(elbv2, names):
     groups = elbv2.describe_target_groups(aws_retry=True, Names=list(names))["TargetGroups"]
     return {group["TargetGroupName"]: group["TargetGroupArn"] for group in groups}
