@@ -111,6 +111,12 @@ def group_health(elbv2, group_arn):
     return [(d["Target"]["Id"], d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in _health(elbv2, group_arn)]
 
 
+def not_instance_groups(elbv2, group_arns):
+    """Those of `group_arns` that are not target groups of instances here: unknown, or of IP addresses or Lambda functions."""
+    known = set(_instance_groups(elbv2))
+    return [arn for arn in group_arns if arn not in known]
+
+
 def _arns_named(elbv2, names):
     groups = elbv2.describe_target_groups(aws_retry=True, Names=list(names))["TargetGroups"]
     return {group["TargetGroupName"]: group["TargetGroupArn"] for group in groups}
