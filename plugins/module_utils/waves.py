@@ -53,7 +53,8 @@ class WavePlanError(ValueError):
 
 
 def out_of_service_allowance(healthy_by_group, min_healthy):
-    """{target group: how many of its healthy targets may be out of service at once}.
+    """{target group: how many of its healthy targets may be out of service at once}; a group with
+    nothing to keep in service (min_healthy 0, or no healthy target) is left out: it limits no wave.
 
     WavePlanError names the group whose minimum leaves none, since every instance of it
     would wait for ever.
@@ -61,6 +62,8 @@ def out_of_service_allowance(healthy_by_group, min_healthy):
     allowance = {}
     for group, healthy in sorted(healthy_by_group.items()):
         keep = min(min_healthy.of(healthy, round_up=True), healthy) if min_healthy.percent else min_healthy.value
+        if keep == 0:
+            continue
         allowance[group] = healthy - keep
         if allowance[group] <= 0:
             raise WavePlanError("min_healthy %s of target group %s keeps all of its %d healthy target(s) in service; none can be "
@@ -72,7 +75,8 @@ def plan_waves(instance_ids, groups_of, allowance, canary, wave_size):
     """[[instance ids]]: `canary` instances first, then waves of at most `wave_size` (a Size of
     all instances), each shrunk so no target group loses more than its allowance at once.
 
-    `groups_of` maps an instance to the target groups it is registered in (none: no limit).
+    `groups_of` maps an instance to the target groups it is registered in (none, or none `allowance`
+    names: no limit).
     An instance pushed out of a wave by a limit goes into the next one, in the given order.
     """
     size = max(1, wave_size.of(len(instance_ids)))
@@ -87,7 +91,7 @@ def plan_waves(instance_ids, groups_of, allowance, canary, wave_size):
                 break
             groups = groups_of.get(instance_id, ())
             # Every group has an allowance of at least 1, so the first instance pending always fits.
-            if any(taken.get(group, 0) >= allowance[group] for group in groups):
+            if any(group in allowance and taken.get(group, 0) >= allowance[group] for group in groups):
                 continue
             wave.append(instance_id)
             pending.remove(instance_id)

@@ -58,3 +58,12 @@ def test_bad_sizes_are_refused_naming_the_option_and_value(text, message):
 
 def test_zero_is_allowed_where_the_caller_says_so():
     assert Size.parse("max_failures", "0", allow_zero=True).of(10) == 0
+
+
+def test_a_group_with_nothing_to_keep_in_service_limits_no_wave():
+    """min_healthy 0, or a group that takes no traffic yet (a green fleet behind a weight of 0): no healthy target to keep."""
+    groups_of = {i: ("tg-green",) for i in IDS[:4]}
+    for healthy, min_healthy in ((4, "0"), (0, "50%"), (0, "0")):
+        allowance = out_of_service_allowance({"tg-green": healthy}, Size.parse("min_healthy", min_healthy, allow_zero=True))
+        assert allowance == {}
+        assert plan_waves(IDS[:4], groups_of, allowance, canary=0, wave_size=Size.parse("wave_size", "100%")) == [IDS[:4]]
