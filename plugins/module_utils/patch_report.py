@@ -14,9 +14,10 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance impo
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import FAILED
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import NOT_REACHED
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import ROLLED_BACK
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import SKIPPED
+from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import status_totals
 
 PATCHED = "patched"
-SKIPPED = "skipped"
 # compliant: nothing to install; non_compliant: something to install, and the run does not install (scan mode).
 STATUSES = (COMPLIANT, NON_COMPLIANT, PATCHED, FAILED, ROLLED_BACK, SKIPPED, NOT_REACHED)
 
@@ -66,8 +67,4 @@ def compliance(instances, states, now):
 
 
 def totals(entries):
-    tally = {status: 0 for status in STATUSES}
-    for entry in entries:
-        tally[entry["status"]] += 1
-    tally["instances"] = len(entries)
-    return tally
+    return status_totals(entries, STATUSES)

@@ -53,11 +53,9 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_states import s
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_wave import WaveRun
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import BatchRollout
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import add_reason
-from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import group_name
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import plan_batches
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
-from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import registrations_from_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import ONLINE
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import nodes_by_id
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
@@ -97,7 +95,6 @@ class PatchRollout(BatchRollout):
         self.now = now
         self.check_mode = check_mode
         self.snapshot_id = new_snapshot_id()
-        self.instances = {}
         # The latest patch state read of each instance, and those of the first scan (for "before").
         self.states = {}
         self.states_before = {}
@@ -139,22 +136,8 @@ class PatchRollout(BatchRollout):
         else:
             instance_ids = list(settings.instance_ids) if settings.instance_ids else None
             instances, gone = select_instances(self.clients.ec2, instance_ids, settings.filters)
-        if gone:
-            self.warnings.append("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
-        if not instances:
-            self.warnings.append("the selection matches no instance; nothing to patch")
-        for instance in instances:
-            self.instances[instance["instance_id"]] = instance
-            self.entries[instance["instance_id"]] = new_entry(instance)
-            left_out = registrations_from_tags(instance["tags"])
-            if left_out:
-                add_reason(self.entries[instance["instance_id"]], "an earlier run left it out of %s"
-                           % ", ".join(sorted({group_name(entry.target_group_arn) for entry in left_out})))
+        self.select(instances, gone, new_entry)
         return instances
-
-    def _skip(self, instance_id, reason):
-        self.entries[instance_id]["status"] = SKIPPED
-        add_reason(self.entries[instance_id], reason)
 
     def _ready(self, instances):
         """The ids SSM can run the patch baseline on; the others are skipped with the reason."""
@@ -163,13 +146,13 @@ class PatchRollout(BatchRollout):
         stopped = [i["instance_id"] for i in instances if i["state"] == "stopped"]
         for instance in instances:
             if instance["state"] not in ("running", "stopped"):
-                self._skip(instance["instance_id"], "instance is %s" % instance["state"])
+                self.skip(instance["instance_id"], "instance is %s" % instance["state"])
         if stopped and settings.start_stopped and not settings.install:
             self.warnings.append("start_stopped: stopped instances are started in install mode only; skipped %d" % len(stopped))
         to_start = stopped if settings.start_stopped and settings.install else []
         for instance_id in stopped:
             if instance_id not in to_start:
-                self._skip(instance_id, "instance is stopped (start_stopped starts it in install mode)")
+                self.skip(instance_id, "instance is stopped (start_stopped starts it in install mode)")
         if to_start and not self.check_mode:
             self._start(to_start)
         selection = select_by_ids(self.clients.ssm, running + to_start)
@@ -177,7 +160,7 @@ class PatchRollout(BatchRollout):
         would_start = [i for i in selection.offline_ids if i in to_start] if self.check_mode else []
         for item in selection.not_ready():
             if item["instance_id"] not in would_start:
-                self._skip(item["instance_id"], item["reason"])
+                self.skip(item["instance_id"], item["reason"])
         return [i for i in running + to_start if i in selection.online or i in would_start]
 
     def _start(self, instance_ids):
@@ -256,8 +239,7 @@ class PatchRollout(BatchRollout):
             if instance_id not in to_install and self.entries[instance_id]["status"] == NON_COMPLIANT:
                 add_reason(self.entries[instance_id], "nothing to install: rejected patches installed, or a reboot pending under NoReboot")
         # Instances an earlier run left out of service go through a wave too: its health check decides whether they go back.
-        left_out = {i: registrations_from_tags(self.instances[i]["tags"]) for i in ready if self.entries[i]["status"] != FAILED}
-        left_out = {instance_id: remembered for instance_id, remembered in left_out.items() if remembered}
+        left_out = self.left_out([i for i in ready if self.entries[i]["status"] != FAILED])
         targets = [instance_id for instance_id in ready if instance_id in to_install or instance_id in left_out]
         if not targets:
             return

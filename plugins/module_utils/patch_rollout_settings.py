@@ -20,6 +20,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance impo
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import COUNT_RULES
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import policy_from_params
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import check_one_selection
 from ansible_collections.cloudops.aws.plugins.module_utils.waves import Size
 
 SELECTIONS = ("instance_ids", "filters", "patch_group")
@@ -120,11 +121,7 @@ class PatchRolloutSettings:
     rollback_timeout: int
 
     def __post_init__(self):
-        given = ["%s=%r" % (name, getattr(self, name)) for name in SELECTIONS if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("%s: select by exactly one of them, got %s" % (", ".join(SELECTIONS), " and ".join(given) or "none"))
-        if self.instance_ids == ():
-            raise ValueError("instance_ids: the list is empty")
+        check_one_selection(self, SELECTIONS)
         if self.mode not in MODES:
             raise ValueError("mode: %r is not one of %s" % (self.mode, ", ".join(MODES)))
         if self.reboot_option not in REBOOT_OPTIONS:

@@ -20,6 +20,7 @@ Then a batch with more failures than max_failures allows stops the rollout: no l
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import failure_list
 from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import clear_marks
 from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import mark_out_of_service
+from ansible_collections.cloudops.aws.plugins.module_utils.service_marks import registrations_from_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_rollout import run_on_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import deregister
 from ansible_collections.cloudops.aws.plugins.module_utils.target_groups import find_registrations
@@ -32,6 +33,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.waves import plan_wav
 
 FAILED = "failed"
 ROLLED_BACK = "rolled_back"
+SKIPPED = "skipped"
 NOT_REACHED = "not_reached"
 # What counts against max_failures: a rolled-back instance is back in service, but its batch's work failed on it.
 BATCH_FAILURES = (FAILED, ROLLED_BACK)
@@ -44,6 +46,15 @@ def group_name(group_arn):
 
 def add_reason(entry, reason):
     entry["reason"] = "; ".join(filter(None, (entry["reason"], reason)))
+
+
+def status_totals(entries, statuses):
+    """How many of the entries ended in each of `statuses`, and `instances`, how many there are."""
+    tally = dict.fromkeys(statuses, 0)
+    for entry in entries:
+        tally[entry["status"]] += 1
+    tally["instances"] = len(entries)
+    return tally
 
 
 def plan_batches(elbv2, instance_ids, left_out, min_healthy, canary, batch_size):
@@ -61,8 +72,8 @@ def plan_batches(elbv2, instance_ids, left_out, min_healthy, canary, batch_size)
 
 
 class BatchRollout:
-    """A rollout in batches: one entry per instance (instance_id, status, reason, health), failures, commands, and
-    stopping early. `result` holds everything returned, also when an AWS error ends the run.
+    """A rollout in batches: the selected instances, one entry per instance (instance_id, status, reason, health),
+    failures, commands, and stopping early. `result` holds everything returned, also when an AWS error ends the run.
 
     A subclass names itself (`name`, in the task's failure message) and its work on an instance (`verb`, in reasons),
     and its settings have command_timeout, drain_timeout, healthy_timeout and max_failures (a waves.Size).
@@ -77,12 +88,39 @@ class BatchRollout:
         self.settings = settings
         self.sleep = sleep
         self.clock = clock
+        # The selected instances (ec2_instances.summarize_instance) and their entries, by id.
+        self.instances = {}
         self.entries = {}
         # Failed instances a batch tolerated (max_failures): they do not fail the task.
         self.tolerated = set()
         self.problems = []
         self.warnings = []
         self.result = {"changed": False, "stopped_early": None}
+
+    def select(self, instances, gone, new_entry):
+        """Keep the selected `instances`, each with `new_entry(instance)`, whose reason says when an earlier run left it
+        out of service; warn of `gone` ids (terminated or shutting down) and of a selection of nothing."""
+        if gone:
+            self.warnings.append("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
+        if not instances:
+            self.warnings.append("the selection matches no instance; nothing is %s" % self.verb)
+        for instance in instances:
+            instance_id = instance["instance_id"]
+            self.instances[instance_id] = instance
+            self.entries[instance_id] = new_entry(instance)
+            left_out = registrations_from_tags(instance["tags"])
+            if left_out:
+                add_reason(self.entries[instance_id], "an earlier run left it out of %s"
+                           % ", ".join(sorted({group_name(entry.target_group_arn) for entry in left_out})))
+
+    def left_out(self, instance_ids):
+        """{instance_id: [Registration]} of those of `instance_ids` an earlier run left out of service (service_marks)."""
+        remembered = {instance_id: registrations_from_tags(self.instances[instance_id]["tags"]) for instance_id in instance_ids}
+        return {instance_id: registrations for instance_id, registrations in remembered.items() if registrations}
+
+    def skip(self, instance_id, reason):
+        self.entries[instance_id]["status"] = SKIPPED
+        add_reason(self.entries[instance_id], reason)
 
     def fail(self, instance_id, reason):
         self.entries[instance_id]["status"] = FAILED

@@ -44,6 +44,16 @@ def filter_list(filters):
     return ansible_dict_to_boto3_filter_list(values_by_name)
 
 
+def check_one_selection(settings, options):
+    """ValueError naming the options and the values given, unless exactly one of `options` is set (not None) on the
+    frozen `settings`; an empty instance_ids is refused too."""
+    given = ["%s=%r" % (name, getattr(settings, name)) for name in options if getattr(settings, name) is not None]
+    if len(given) != 1:
+        raise ValueError("%s: select by exactly one of them, got %s" % (", ".join(options), " and ".join(given) or "none"))
+    if getattr(settings, "instance_ids", None) == ():
+        raise ValueError("instance_ids: the list is empty")
+
+
 @contextlib.contextmanager
 def refusal_named(option, value, codes):
     """Around a describe call made with what `option` gave: EC2 refusing it (an error code in `codes`) becomes a

@@ -38,6 +38,13 @@ send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_R
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
+def ssm_clients(module):
+    """(ssm, sender) of an AnsibleAWSModule: SSM with its throttling codes retried, and the client for SendCommand
+    only, made with SEND_CLIENT_CONFIG."""
+    return (module.client("ssm", retry_decorator=send_retry),
+            module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG))
+
+
 def find_marked_command(ssm, mark, since):
     """The id of the command whose Comment carries the run mark `mark`, requested since `since`, or None."""
     commands = all_pages(ssm.list_commands, "Commands", Filters=[{"key": "InvokedAfter", "value": since.strftime("%Y-%m-%dT%H:%M:%SZ")}])

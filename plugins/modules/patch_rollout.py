@@ -352,9 +352,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout import 
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout import PatchRollout
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout_settings import PatchRolloutSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout_settings import argument_spec
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SEND_CLIENT_CONFIG
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SSM_RETRY_CODES
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_retry
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import ssm_clients
 
 
 def main():
@@ -370,14 +368,9 @@ def main():
         module.fail_json(msg=str(error))
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    clients = Clients(
-        ec2=module.client("ec2", retry_decorator=retry),
-        ssm=module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_RETRY_CODES)),
-        # SendCommand's own client: botocore's retries would resend it blindly after a lost answer (ssm_commands.send_command).
-        sender=module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG),
-        elbv2=module.client("elbv2", retry_decorator=retry),
-        autoscaling=module.client("autoscaling", retry_decorator=retry),
-    )
+    ssm, sender = ssm_clients(module)
+    clients = Clients(ec2=module.client("ec2", retry_decorator=retry), ssm=ssm, sender=sender, elbv2=module.client("elbv2", retry_decorator=retry),
+                      autoscaling=module.client("autoscaling", retry_decorator=retry))
     rollout = PatchRollout(clients, settings, datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0), check_mode=module.check_mode)
     with ending_on_errors(module, "patch_rollout", rollout):
         result = rollout.run()
