@@ -32,6 +32,10 @@ def matches(tags, values, filters):
     """Whether a resource with these tags and other filterable values passes EC2-style filters."""
     for item in filters or []:
         name, wanted = item["Name"], item["Values"]
+        if name == "tag-key":
+            if not set(tags) & set(wanted):
+                return False
+            continue
         value = tags.get(name[4:]) if name.startswith("tag:") else values.get(name)
         if value not in wanted:
             return False
@@ -64,6 +68,7 @@ class FakeAws:
         self.invocations = {}     # command id: [CommandInvocation]
         self.sent = []            # SendCommand requests
         self.events = []          # (action, instance id) in the order they happened
+        self.left_in_service = []  # (group arn, targets still registered) after each DeregisterTargets
         self.ids = itertools.count(1)
 
     # -- seeding -------------------------------------------------------------------------------
@@ -229,6 +234,7 @@ class FakeAws:
         for target in Targets:
             if self.groups[TargetGroupArn].pop(target["Id"], None):
                 self.events.append(("deregister", target["Id"]))
+        self.left_in_service.append((TargetGroupArn, len(self.groups[TargetGroupArn])))
 
     def register_targets(self, aws_retry, TargetGroupArn, Targets):
         for target in Targets:
