@@ -35,6 +35,7 @@ def summarize_image(image):
         "created_at": created_at_of(tags, image["CreationDate"]),
         "managed": is_managed(tags),
         "tags": tags,
+        "root_device": image.get("RootDeviceName", ""),
         "snapshot_ids": sorted(
             mapping["Ebs"]["SnapshotId"]
             for mapping in image.get("BlockDeviceMappings", [])
@@ -43,10 +44,28 @@ def summarize_image(image):
     }
 
 
-def describe_policy_images(ec2, policy):
-    """All of this account's images managed under `policy`, in one paginated describe."""
-    images = all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=managed_policy_filters(policy))
+def describe_policy_images(ec2, policy, tags=None):
+    """All of this account's images managed under `policy` (and carrying `tags`, when given), in one paginated describe."""
+    filters = managed_policy_filters(policy) + [{"Name": "tag:" + key, "Values": [str(value)]} for key, value in sorted((tags or {}).items())]
+    images = all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=filters)
     return [summarize_image(image) for image in images]
+
+
+def newest_available_image(images):
+    """The newest `available` of image summaries (a generation a rollout may deploy), or None."""
+    available = [image for image in images if image["state"] == "available"]
+    return max(available, key=lambda image: (image["created_at"], image["image_id"])) if available else None
+
+
+def describe_image(ec2, image_id):
+    """One image by id, whoever owns it (a golden image may be shared by a build account); None when EC2 knows none."""
+    try:
+        images = ec2.describe_images(aws_retry=True, ImageIds=[image_id])["Images"]
+    except ClientError as error:
+        if error_code(error) in IMAGE_GONE_CODES + ("InvalidAMIID.Malformed",):
+            return None
+        raise
+    return summarize_image(images[0]) if images else None
 
 
 def describe_images_by_id(ec2, image_ids):

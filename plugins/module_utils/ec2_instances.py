@@ -35,6 +35,7 @@ def summarize_instance(instance):
         "instance_id": instance["InstanceId"],
         "name": tags.get("Name", ""),
         "state": instance["State"]["Name"],
+        "image_id": instance.get("ImageId", ""),
         "tags": tags,
         "root_device": instance.get("RootDeviceName", ""),
         "block_device_mappings": instance.get("BlockDeviceMappings", []),
@@ -62,18 +63,23 @@ def select_instances(ec2, instance_ids=None, filters=None):
 TRANSITIONAL_STATES = ("pending", "stopping")
 
 
+def describe_instances_by_id(ec2, instance_ids):
+    """Instance summaries, one DescribeInstances per 200 ids; a filter, not InstanceIds, so an id EC2 does not
+    know (yet, just after a launch) is left out rather than failing the call."""
+    summaries = []
+    for chunk in chunks(instance_ids):
+        reservations = all_pages(ec2.describe_instances, "Reservations", Filters=[{"Name": "instance-id", "Values": chunk}])
+        summaries += [summarize_instance(instance) for reservation in reservations for instance in reservation["Instances"]]
+    return summaries
+
+
 def describe_instance_states(ec2, instance_ids):
     """[{instance_id, state}], one DescribeInstances per 200 ids.
 
     `stopping` also reads `pending`: poll_until_settled waits while a state is `pending`.
     """
-    summaries = []
-    for chunk in chunks(instance_ids):
-        reservations = all_pages(ec2.describe_instances, "Reservations", Filters=[{"Name": "instance-id", "Values": chunk}])
-        for instance in (i for reservation in reservations for i in reservation["Instances"]):
-            state = instance["State"]["Name"]
-            summaries.append({"instance_id": instance["InstanceId"], "state": "pending" if state in TRANSITIONAL_STATES else state})
-    return summaries
+    return [{"instance_id": summary["instance_id"], "state": "pending" if summary["state"] in TRANSITIONAL_STATES else summary["state"]}
+            for summary in describe_instances_by_id(ec2, instance_ids)]
 
 
 def wait_for_instance_states(ec2, instance_ids, timeout, **clock):
