@@ -5,9 +5,9 @@
 """One run of blue_green_shift: traffic moved from blue to green in steps, each watched through gates (docs/blue_green.md).
 
 The sequence, and why:
-1. Find both target groups' ARNs (one DescribeTargetGroups for those given by name), read the
-   forward, which must have both, and check that every alarm exists: a refusal here changes nothing.
-   Check mode ends here with the steps it would take; `rollback` puts 100% on blue and ends.
+1. Find both target groups' ARNs (one DescribeTargetGroups for those given by name) and read the
+   forward, which must have both; `rollback` then puts 100% on blue and ends. Every alarm must
+   exist. A refusal here changes nothing; check mode ends here with the steps it would take.
 2. Before the first step: wait until every green target is healthy (healthy_timeout), then read
    the alarms and run the health command once, so a green that is not ready takes no traffic.
 3. Each step still to take (those above green's share now, so a stopped run goes on where it
@@ -100,9 +100,6 @@ class BlueGreenShift:
             if arn not in weights:
                 raise SelectionError("%s: %r is not a target group of the forward of %s, which has %s; blue_green_shift moves traffic "
                                      "between groups the forward has" % (option, group, to_blue.subject[1], ", ".join(weights)))
-        missing = missing_alarms(self.clients.cloudwatch, settings.alarm_names)
-        if missing:
-            raise SelectionError("alarm_names: no CloudWatch alarm named %s" % ", ".join(repr(name) for name in missing))
         self._record_weights(weights)
         self.result["before"] = {"weights": weights, "green_percent": self.result["green_percent"]}
         return weights
@@ -207,6 +204,9 @@ class BlueGreenShift:
             self.result.update(changed=shifted["changed"], rolled_back=shifted["changed"] and not check_mode)
             self._record_weights(shifted["weights"])
             return self.result
+        missing = missing_alarms(self.clients.cloudwatch, self.settings.alarm_names)
+        if missing:
+            raise SelectionError("alarm_names: no CloudWatch alarm named %s" % ", ".join(repr(name) for name in missing))
         steps = remaining_steps(self.settings.steps, weights, self.blue_arn, self.green_arn)
         if check_mode:
             planned = [self.settings.shift_to(percent, self.blue_arn, self.green_arn).weights for percent in steps]

@@ -200,9 +200,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.blue_green_shift impo
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green_shift import Clients
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SEND_CLIENT_CONFIG
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SSM_RETRY_CODES
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_retry
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import ssm_clients
 
 
 def argument_spec():
@@ -229,13 +227,9 @@ def main():
         module.fail_json(msg=str(error))
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    clients = Clients(
-        elbv2=module.client("elbv2", retry_decorator=retry),
-        cloudwatch=module.client("cloudwatch", retry_decorator=retry),
-        ssm=module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_RETRY_CODES)),
-        # SendCommand's own client: botocore's retries would resend it blindly after a lost answer (ssm_commands.send_command).
-        sender=module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG),
-    )
+    ssm, sender = ssm_clients(module)
+    clients = Clients(elbv2=module.client("elbv2", retry_decorator=retry), cloudwatch=module.client("cloudwatch", retry_decorator=retry),
+                      ssm=ssm, sender=sender)
     shift = BlueGreenShift(clients, settings)
     with ending_on_errors(module, "blue_green_shift", shift):
         result = shift.run(check_mode=module.check_mode)
