@@ -1,0 +1,306 @@
+"""cloudops.aws.blue_green_shift and the cloudops.aws.blue_green_deploy role through ansible-playbook against the simulator.
+
+The shop: an ALB whose HTTP listener forwards to shop-blue (100) and shop-green (0), two instances in each, and a
+CloudWatch alarm on green. Every test reads the listener back after the run, samples its weights while the run goes
+(every 50 ms), reads target health and counts ModifyListener calls in the simulator's log. The role deploys green with
+cloudops.aws.rolling_deploy in the first tests, and takes it as deployed (bg_deploy_commands empty) in the others.
+"""
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from aws_state import mutating_calls
+from conftest import ansible_env
+from conftest import aws_client
+
+ALARM = "shop-green-5xx"
+HEALTH = "test -d /"
+
+
+@pytest.fixture
+def fast(sim):
+    sim.configure(elbv2={"healthy_after": 0.2, "deregistration_delay_cap": 0.2})
+    return sim
+
+
+@pytest.fixture
+def elbv2(sim):
+    return aws_client(sim, "elbv2")
+
+
+@pytest.fixture
+def cloudwatch(sim):
+    return aws_client(sim, "cloudwatch")
+
+
+@pytest.fixture
+def shop(fast, ec2, elbv2, cloudwatch):
+    ids = fast.seed({"region": "us-east-1", "instances": [{"name": "blue", "count": 2}, {"name": "green", "count": 2}]})["instances"]
+    vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
+    arns = {}
+    for color in ("blue", "green"):
+        arns[color] = elbv2.create_target_group(Name="shop-" + color, Protocol="HTTP", Port=80, VpcId=vpc_id)["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=arns[color], Targets=[{"Id": ids["%s-%d" % (color, n)]} for n in (1, 2)])
+    balancer = elbv2.create_load_balancer(Name="shop", Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[forward(arns, 100, 0)])
+    cloudwatch.put_metric_alarm(AlarmName=ALARM, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum",
+                                Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="no 5xx")
+    fast.clear_log()
+    return dict(arns, listener=listener["Listeners"][0]["ListenerArn"], green_ids=[ids["green-1"], ids["green-2"]],
+                blue_ids=[ids["blue-1"], ids["blue-2"]])
+
+
+def forward(arns, blue, green):
+    return {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": arns["blue"], "Weight": blue},
+                                                                  {"TargetGroupArn": arns["green"], "Weight": green}]}}
+
+
+def weights(elbv2, shop):
+    """(blue, green) as DescribeListeners answers."""
+    groups = elbv2.describe_listeners(ListenerArns=[shop["listener"]])["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    by_arn = {group["TargetGroupArn"]: group["Weight"] for group in groups}
+    return by_arn[shop["blue"]], by_arn[shop["green"]]
+
+
+def green_health(elbv2, shop):
+    health = elbv2.describe_target_health(TargetGroupArn=shop["green"])["TargetHealthDescriptions"]
+    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in health}
+
+
+def tag_of(ec2, instance_id, key):
+    tags = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0].get("Tags", [])
+    return next((tag["Value"] for tag in tags if tag["Key"] == key), None)
+
+
+def deploy_commands(ssm):
+    """The SendCommand requests that ran DEPLOY's deploy command."""
+    return [c for c in ssm.list_commands()["Commands"] if DEPLOY["bg_deploy_commands"][0] in " ".join(c["Parameters"]["commands"])]
+
+
+def modifications(sim):
+    return [call for call in sim.calls() if call["action"] in ("ModifyListener", "ModifyRule")]
+
+
+@contextlib.contextmanager
+def sampled_weights(elbv2, shop):
+    """The listener's (blue, green) weights as they change while the block runs, read every 50 ms."""
+    seen, done = [weights(elbv2, shop)], threading.Event()
+
+    def sample():
+        while not done.wait(0.05):
+            now = weights(elbv2, shop)
+            if now != seen[-1]:
+                seen.append(now)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def after_first_shift(sim, change, delay=0.3):
+    """Runs `change()` in a thread `delay` seconds after the run's first ModifyListener: during the first bake."""
+    def wait_and_change():
+        deadline = time.monotonic() + 120
+        while not sim.calls(action="ModifyListener") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+        change()
+        changed_at.append(time.time())
+
+    changed_at = []
+    thread = threading.Thread(target=wait_and_change, daemon=True)
+    thread.start()
+    try:
+        yield changed_at
+    finally:
+        thread.join(timeout=130)
+
+
+def shift(run_task, shop, check=False, **args):
+    args = dict(dict(listener_arn=shop["listener"], blue_target_group="shop-blue", green_target_group="shop-green", steps=[10, 50, 100],
+                     bake_time=2, alarm_names=[ALARM], healthy_timeout=30, command_timeout=60), **args)
+    return run_task("cloudops.aws.blue_green_shift", args, check=check)
+
+
+def run_role(sim, shop, **extra_vars):
+    """ansible-playbook of a play running cloudops.aws.blue_green_deploy; (return code, JSON output, text)."""
+    extra_vars = dict(dict(bg_listener_arn=shop["listener"], bg_blue_target_group="shop-blue", bg_green_target_group="shop-green",
+                           bg_bake_time=1, bg_alarm_names=[ALARM], bg_health_command=HEALTH, bg_healthy_timeout=30,
+                           bg_command_timeout=60), **extra_vars)
+    play = [{"name": "Blue/green", "hosts": "localhost", "connection": "local", "gather_facts": False,
+             "roles": ["cloudops.aws.blue_green_deploy"]}]
+    env = ansible_env(sim)
+    env["ANSIBLE_SHOW_CUSTOM_STATS"] = "true"
+    with tempfile.TemporaryDirectory() as directory:
+        playbook = Path(directory) / "blue_green.yml"
+        playbook.write_text(json.dumps(play))
+        process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook),
+                                  "-e", json.dumps(extra_vars)], env=env, capture_output=True, text=True, timeout=180, check=False)
+    try:
+        output = json.loads(process.stdout)
+    except ValueError:
+        output = None
+    return process.returncode, output, process.stdout + process.stderr
+
+
+def role_task(output, name_start):
+    """The result of the role's task whose name starts so."""
+    return next(task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]
+                if task["task"]["name"].split(" : ", 1)[-1].startswith(name_start))
+
+
+def role_shift_result(output):
+    return role_task(output, "Shift the traffic")
+
+
+DEPLOY = {"bg_version": "2.0", "bg_deploy_commands": ["echo $DEPLOY_VERSION > version"], "bg_deploy_batch_size": "100%",
+          "bg_deploy_min_healthy": "0"}
+
+
+def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_changes_nothing(fast, shop, ec2, elbv2):
+    ssm = aws_client(fast, "ssm")
+    with sampled_weights(elbv2, shop) as seen:
+        started = time.monotonic()
+        rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], **DEPLOY)
+        took = time.monotonic() - started
+
+    assert rc == 0, text
+    # Green deployed (and only green) before any traffic moved.
+    assert [tag_of(ec2, i, "cloudops:deployed-version") for i in shop["green_ids"]] == ["2.0", "2.0"]
+    assert [tag_of(ec2, i, "cloudops:deployed-version") for i in shop["blue_ids"]] == [None, None]
+    deployed = deploy_commands(ssm)
+    assert len(deployed) == 1 and sorted(deployed[0]["InstanceIds"]) == sorted(shop["green_ids"])
+    writes = modifications(fast)
+    assert writes[0]["time"] > max(c["time"] for c in fast.calls(action="RegisterTargets"))
+    # Then the steps, each baked at least bg_bake_time (1 s) before the next one.
+    assert seen == [(100, 0), (90, 10), (50, 50), (0, 100)]
+    assert weights(elbv2, shop) == (0, 100)
+    assert len(writes) == 3
+    assert writes[1]["time"] - writes[0]["time"] >= 1 and writes[2]["time"] - writes[1]["time"] >= 1 and took >= 3
+    assert set(green_health(elbv2, shop).values()) == {"healthy"}
+    result = role_shift_result(output)
+    assert [step["percent"] for step in result["steps"]] == [10, 50, 100]
+    assert all(step["gates"] == {"target_health": "passed", "alarms": "passed", "health_command": "passed"} for step in result["steps"])
+    stats = output["global_custom_stats"]
+    assert stats["bg_green_percent"] == {"localhost": 100.0}
+    assert stats["bg_rolled_back_targets"] == [] and stats["bg_failed_targets"] == [] and stats["bg_failures"] == {}
+
+    fast.clear_log()
+    rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], **DEPLOY)
+
+    assert rc == 0, text
+    # Green is at the version and at 100%: no deploy command, no listener change; only the health command ran.
+    assert modifications(fast) == [] and len(deploy_commands(ssm)) == 1
+    assert {c["action"] for c in mutating_calls(fast)} == {"SendCommand"}
+    assert weights(elbv2, shop) == (0, 100)
+    again = role_shift_result(output)
+    assert again["changed"] is False and again["steps"] == []
+    assert output["stats"]["localhost"]["changed"] == 0
+
+
+def test_a_failed_green_deploy_moves_no_traffic(fast, shop, elbv2):
+    rc, output, text = run_role(fast, shop, **dict(DEPLOY, bg_deploy_commands=["exit 4"]))
+
+    assert rc != 0
+    assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)
+    assert role_task(output, "Shift the traffic")["skipped"] is True
+    stats = output["global_custom_stats"]
+    assert stats["bg_failed_targets"] == ["localhost"] and stats["bg_failures"]["localhost"].startswith("rolling_deploy: ")
+    assert stats["bg_green_percent"] == {"localhost": None}
+
+
+def test_an_alarm_during_the_bake_puts_blue_back_in_one_call_and_fails_naming_it(fast, run_task, shop, elbv2, cloudwatch):
+    def alarm():
+        cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="Threshold Crossed: 12 5xx in a minute")
+
+    with sampled_weights(elbv2, shop) as seen, after_first_shift(fast, alarm) as alarm_at:
+        result = shift(run_task, shop, bake_time=4)
+
+    assert result["failed"] is True
+    assert "gate alarms failed at 10% green: alarm 'shop-green-5xx' is ALARM: Threshold Crossed: 12 5xx in a minute" in result["msg"]
+    assert result["failed_gate"] == "alarms" and result["rolled_back"] is True
+    assert seen == [(100, 0), (90, 10), (100, 0)]
+    assert weights(elbv2, shop) == (100, 0)
+    writes = modifications(fast)
+    assert len(writes) == 2 and [w for w in writes if w["time"] > alarm_at[0]] == writes[1:]
+    # Rolled back within a poll round of the alarm, not at the end of the 4 s bake.
+    assert writes[1]["time"] - alarm_at[0] < 2.5
+
+
+def test_an_unhealthy_green_target_fails_the_gate_and_the_role_publishes_it(fast, shop, elbv2):
+    sick = shop["green_ids"][0]
+    with sampled_weights(elbv2, shop) as seen, after_first_shift(fast, lambda: fast.set_instance_health([sick], False)):
+        rc, output, text = run_role(fast, shop, bg_bake_time=3, bg_steps=[10, 100])
+
+    assert rc != 0
+    assert green_health(elbv2, shop)[sick] == "unhealthy"
+    assert seen == [(100, 0), (90, 10), (100, 0)] and weights(elbv2, shop) == (100, 0)
+    assert len(modifications(fast)) == 2
+    stats = output["global_custom_stats"]
+    message = stats["bg_failures"]["localhost"]
+    assert message.startswith("blue_green_shift: gate target_health failed at 10%% green: 1 of 2 green target(s) not healthy: %s unhealthy" % sick)
+    assert stats["bg_failed_targets"] == ["localhost"] and stats["bg_rolled_back_targets"] == ["localhost"]
+    assert stats["bg_green_percent"] == {"localhost": 0}
+    assert message in text  # the failing last task says it too
+
+
+def test_rollback_alone_shifts_back_in_one_call_and_reads_no_gate(fast, shop, elbv2):
+    elbv2.modify_listener(ListenerArn=shop["listener"], DefaultActions=[forward(shop, 50, 50)])
+    fast.clear_log()
+
+    rc, output, text = run_role(fast, shop, bg_rollback=True)
+
+    assert rc == 0, text
+    assert weights(elbv2, shop) == (100, 0)
+    assert [c["action"] for c in mutating_calls(fast)] == ["ModifyListener"]
+    assert not [c for c in fast.calls() if c["action"] in ("DescribeTargetHealth", "DescribeAlarms", "SendCommand")]
+    assert output["global_custom_stats"]["bg_rolled_back_targets"] == ["localhost"]
+
+
+def test_a_failing_health_command_before_the_first_step_moves_no_traffic(fast, run_task, shop, elbv2):
+    result = shift(run_task, shop, health_command="exit 3")
+
+    assert result["failed"] is True and result["failed_gate"] == "health_command"
+    assert "gate health_command failed before the first step: the health command failed on 2 of 2 green instance(s)" in result["msg"]
+    assert all(instance_id in result["msg"] for instance_id in shop["green_ids"])
+    assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)
+
+
+def test_check_mode_returns_the_plan_from_where_the_listener_is(fast, run_task, shop, elbv2):
+    elbv2.modify_listener(ListenerArn=shop["listener"], DefaultActions=[forward(shop, 90, 10)])
+    fast.clear_log()
+
+    result = shift(run_task, shop, check=True)
+
+    assert result["changed"] is True
+    assert [(step["percent"], step["weights"]) for step in result["steps"]] == [
+        (50, {shop["blue"]: 50, shop["green"]: 50}), (100, {shop["blue"]: 0, shop["green"]: 100})]
+    assert mutating_calls(fast) == [] and weights(elbv2, shop) == (90, 10)
+
+
+@pytest.mark.parametrize("extra_vars, message, asks_aws", [
+    ({"bg_steps": [10, 50]}, "bg_steps: the last step must be 100 (all of the traffic on green), got [10, 50]", False),
+    ({"bg_alarm_names": [ALARM, "shop-green-5xxx"]}, "bg_alarm_names: no CloudWatch alarm named 'shop-green-5xxx'", True),
+])
+def test_bad_input_is_refused_naming_the_role_variable_and_nothing_changes(fast, shop, elbv2, extra_vars, message, asks_aws):
+    rc, output, text = run_role(fast, shop, **extra_vars)
+
+    assert rc != 0 and message in text
+    assert output["global_custom_stats"]["bg_failures"]["localhost"].startswith(message)
+    assert bool(fast.calls()) is asks_aws  # read before the test reads the listener
+    assert mutating_calls(fast) == [] and weights(elbv2, shop) == (100, 0)
