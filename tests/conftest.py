@@ -39,14 +39,19 @@ def aws_client(sim, service, region="us-east-1"):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-@pytest.fixture
-def ec2(sim):
-    return aws_client(sim, "ec2")
+def client_fixture(service):
+    """A fixture named after the service: the test's boto3 client of it."""
+
+    @pytest.fixture(name=service)
+    def client(sim):
+        return aws_client(sim, service)
+    return client
 
 
-@pytest.fixture
-def autoscaling(sim):
-    return aws_client(sim, "autoscaling")
+ec2 = client_fixture("ec2")
+autoscaling = client_fixture("autoscaling")
+ssm = client_fixture("ssm")
+elbv2 = client_fixture("elbv2")
 
 
 def ansible_env(sim):
@@ -62,6 +67,26 @@ def ansible_env(sim):
     return env
 
 
+def run_play(sim, play, env=None, timeout=300):
+    """(stdout, stderr) of ansible-playbook running `play` (a list of plays) on localhost against the simulator,
+    with `env` added to its environment, as a user would run it."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(play, handle)
+    # Its own process group, so a timeout also ends the module process ansible-playbook forked,
+    # which would otherwise go on calling the simulator during the next test.
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
+        env=dict(ansible_env(sim), **(env or {})), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    finally:
+        os.unlink(handle.name)
+
+
 class TaskRunner:
     """Runs one module task through ansible-playbook, as a user would, and returns its result."""
 
@@ -75,21 +100,7 @@ class TaskRunner:
             "gather_facts": False,
             "tasks": [{"name": "task under test", module: args, "check_mode": check, "diff": diff}],
         }]
-        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-            yaml.safe_dump(play, handle)
-        # Its own process group, so a timeout also ends the module process ansible-playbook forked,
-        # which would otherwise go on calling the simulator during the next test.
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
-            env=ansible_env(self.sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise
-        finally:
-            os.unlink(handle.name)
+        stdout, stderr = run_play(self.sim, play, timeout=timeout)
         try:
             report = json.loads(stdout)
             return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
