@@ -138,8 +138,8 @@ class BlueGreenShift:
         errors.update(ran)
         if errors:
             failures = [{"instance_id": instance_id, "error": error} for instance_id, error in sorted(errors.items())]
-            return "the health command failed on %d of %d green instance(s): %s" % (len(errors), len(self.green_targets),
-                                                                                  failure_list(failures, "instance_id", limit=10))
+            return "the health command failed on %d of %d green instance(s): %s" % (
+                len(errors), len(self.green_targets), failure_list(failures, "instance_id", limit=10))
         return ""
 
     def _first_failure(self, gates):

@@ -23,6 +23,9 @@ from conftest import aws_client
 
 ALARM = "shop-green-5xx"
 HEALTH = "test -d /"
+DEPLOY_COMMAND = "echo $DEPLOY_VERSION > version"
+# Green takes no traffic while it is deployed: all of it at once.
+DEPLOY = {"bg_version": "2.0", "bg_deploy_batch_size": "100%", "bg_deploy_min_healthy": "0"}
 
 
 @pytest.fixture
@@ -83,8 +86,8 @@ def tag_of(ec2, instance_id, key):
 
 
 def deploy_commands(ssm):
-    """The SendCommand requests that ran DEPLOY's deploy command."""
-    return [c for c in ssm.list_commands()["Commands"] if DEPLOY["bg_deploy_commands"][0] in " ".join(c["Parameters"]["commands"])]
+    """The SendCommand requests that ran DEPLOY_COMMAND."""
+    return [c for c in ssm.list_commands()["Commands"] if DEPLOY_COMMAND in " ".join(c["Parameters"]["commands"])]
 
 
 def modifications(sim):
@@ -168,15 +171,11 @@ def role_shift_result(output):
     return role_task(output, "Shift the traffic")
 
 
-DEPLOY = {"bg_version": "2.0", "bg_deploy_commands": ["echo $DEPLOY_VERSION > version"], "bg_deploy_batch_size": "100%",
-          "bg_deploy_min_healthy": "0"}
-
-
 def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_changes_nothing(fast, shop, ec2, elbv2):
     ssm = aws_client(fast, "ssm")
     with sampled_weights(elbv2, shop) as seen:
         started = time.monotonic()
-        rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], **DEPLOY)
+        rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
         took = time.monotonic() - started
 
     assert rc == 0, text
@@ -201,7 +200,7 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
     assert stats["bg_rolled_back_targets"] == [] and stats["bg_failed_targets"] == [] and stats["bg_failures"] == {}
 
     fast.clear_log()
-    rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], **DEPLOY)
+    rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
 
     assert rc == 0, text
     # Green is at the version and at 100%: no deploy command, no listener change; only the health command ran.
@@ -214,7 +213,7 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
 
 
 def test_a_failed_green_deploy_moves_no_traffic(fast, shop, elbv2):
-    rc, output, text = run_role(fast, shop, **dict(DEPLOY, bg_deploy_commands=["exit 4"]))
+    rc, output, text = run_role(fast, shop, bg_deploy_commands=["exit 4"], **DEPLOY)
 
     assert rc != 0
     assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)

@@ -69,8 +69,8 @@ class FakeAccount:
     # -- ELBv2 -----------------------------------------------------------------------------------
 
     def _actions(self):
-        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": arn, "Weight": weight}
-                                                                         for arn, weight in self.forward.items()]}}]
+        groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in self.forward.items()]
+        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]
 
     def describe_target_groups(self, aws_retry=False, Names=None):
         self._call("DescribeTargetGroups")
@@ -149,8 +149,8 @@ def test_three_steps_each_baked_and_gated_end_at_100_percent_green():
     assert account.forward == {BLUE: 0, GREEN: 100, CANARY: 0}
     assert account.actions("ModifyListener") == ["ModifyListener"] * 3
     assert [step["percent"] for step in result["steps"]] == [10, 50, 100]
-    assert [step["weights"] for step in result["steps"]] == [{BLUE: 90, GREEN: 10, CANARY: 0}, {BLUE: 50, GREEN: 50, CANARY: 0},
-                                                            {BLUE: 0, GREEN: 100, CANARY: 0}]
+    assert [step["weights"] for step in result["steps"]] == [
+        {BLUE: 90, GREEN: 10, CANARY: 0}, {BLUE: 50, GREEN: 50, CANARY: 0}, {BLUE: 0, GREEN: 100, CANARY: 0}]
     assert all(step["gates"] == ALL_GATES and step["seconds"] >= 60 for step in result["steps"])
     assert result["before"]["gates"] == ALL_GATES and result["before"]["green_percent"] == 0
     assert result["changed"] is True and result["rolled_back"] is False and result["failed_gate"] is None
