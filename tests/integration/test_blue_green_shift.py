@@ -8,18 +8,14 @@ cloudops.aws.rolling_deploy in the first tests, and takes it as deployed (bg_dep
 
 import contextlib
 import json
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from aws_state import mutating_calls
-from conftest import ansible_env
 from conftest import aws_client
+from conftest import run_play
 
 ALARM = "shop-green-5xx"
 HEALTH = "test -d /"
@@ -32,11 +28,6 @@ DEPLOY = {"bg_version": "2.0", "bg_deploy_batch_size": "100%", "bg_deploy_min_he
 def fast(sim):
     sim.configure(elbv2={"healthy_after": 0.2, "deregistration_delay_cap": 0.2})
     return sim
-
-
-@pytest.fixture
-def elbv2(sim):
-    return aws_client(sim, "elbv2")
 
 
 @pytest.fixture
@@ -140,25 +131,20 @@ def shift(run_task, shop, check=False, **args):
     return run_task("cloudops.aws.blue_green_shift", args, check=check)
 
 
-def run_role(sim, shop, **extra_vars):
-    """ansible-playbook of a play running cloudops.aws.blue_green_deploy; (return code, JSON output, text)."""
-    extra_vars = dict(dict(bg_listener_arn=shop["listener"], bg_blue_target_group="shop-blue", bg_green_target_group="shop-green",
-                           bg_bake_time=1, bg_alarm_names=[ALARM], bg_health_command=HEALTH, bg_healthy_timeout=30,
-                           bg_command_timeout=60), **extra_vars)
-    play = [{"name": "Blue/green", "hosts": "localhost", "connection": "local", "gather_facts": False,
+def run_role(sim, shop, **role_vars):
+    """ansible-playbook of a play running cloudops.aws.blue_green_deploy with these variables; (whether the play failed,
+    its JSON output, its text)."""
+    role_vars = dict(dict(bg_listener_arn=shop["listener"], bg_blue_target_group="shop-blue", bg_green_target_group="shop-green",
+                          bg_bake_time=1, bg_alarm_names=[ALARM], bg_health_command=HEALTH, bg_healthy_timeout=30,
+                          bg_command_timeout=60), **role_vars)
+    play = [{"name": "Blue/green", "hosts": "localhost", "connection": "local", "gather_facts": False, "vars": role_vars,
              "roles": ["cloudops.aws.blue_green_deploy"]}]
-    env = ansible_env(sim)
-    env["ANSIBLE_SHOW_CUSTOM_STATS"] = "true"
-    with tempfile.TemporaryDirectory() as directory:
-        playbook = Path(directory) / "blue_green.yml"
-        playbook.write_text(json.dumps(play))
-        process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook),
-                                  "-e", json.dumps(extra_vars)], env=env, capture_output=True, text=True, timeout=180, check=False)
+    stdout, stderr = run_play(sim, play, env={"ANSIBLE_SHOW_CUSTOM_STATS": "true"}, timeout=180)
     try:
-        output = json.loads(process.stdout)
-    except ValueError:
-        output = None
-    return process.returncode, output, process.stdout + process.stderr
+        output = json.loads(stdout)
+    except ValueError as error:
+        raise AssertionError("ansible-playbook gave no JSON output:\n%s\n%s" % (stdout, stderr)) from error
+    return output["stats"]["localhost"]["failures"] > 0, output, stdout + stderr
 
 
 def role_task(output, name_start):
@@ -171,14 +157,13 @@ def role_shift_result(output):
     return role_task(output, "Shift the traffic")
 
 
-def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_changes_nothing(fast, shop, ec2, elbv2):
-    ssm = aws_client(fast, "ssm")
+def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_changes_nothing(fast, shop, ec2, elbv2, ssm):
     with sampled_weights(elbv2, shop) as seen:
         started = time.monotonic()
-        rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
+        failed, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
         took = time.monotonic() - started
 
-    assert rc == 0, text
+    assert not failed, text
     # Green deployed (and only green) before any traffic moved.
     assert [tag_of(ec2, i, "cloudops:deployed-version") for i in shop["green_ids"]] == ["2.0", "2.0"]
     assert [tag_of(ec2, i, "cloudops:deployed-version") for i in shop["blue_ids"]] == [None, None]
@@ -200,9 +185,9 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
     assert stats["bg_rolled_back_targets"] == [] and stats["bg_failed_targets"] == [] and stats["bg_failures"] == {}
 
     fast.clear_log()
-    rc, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
+    failed, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
 
-    assert rc == 0, text
+    assert not failed, text
     # Green is at the version and at 100%: no deploy command, no listener change; only the health command ran.
     assert modifications(fast) == [] and len(deploy_commands(ssm)) == 1
     assert {c["action"] for c in mutating_calls(fast)} == {"SendCommand"}
@@ -213,9 +198,9 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
 
 
 def test_a_failed_green_deploy_moves_no_traffic(fast, shop, elbv2):
-    rc, output, text = run_role(fast, shop, bg_deploy_commands=["exit 4"], **DEPLOY)
+    failed, output, text = run_role(fast, shop, bg_deploy_commands=["exit 4"], **DEPLOY)
 
-    assert rc != 0
+    assert failed
     assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)
     assert role_task(output, "Shift the traffic")["skipped"] is True
     stats = output["global_custom_stats"]
@@ -244,9 +229,9 @@ def test_an_alarm_during_the_bake_puts_blue_back_in_one_call_and_fails_naming_it
 def test_an_unhealthy_green_target_fails_the_gate_and_the_role_publishes_it(fast, shop, elbv2):
     sick = shop["green_ids"][0]
     with sampled_weights(elbv2, shop) as seen, after_first_shift(fast, lambda: fast.set_instance_health([sick], False)):
-        rc, output, text = run_role(fast, shop, bg_bake_time=3, bg_steps=[10, 100])
+        failed, output, text = run_role(fast, shop, bg_bake_time=3, bg_steps=[10, 100])
 
-    assert rc != 0
+    assert failed
     assert green_health(elbv2, shop)[sick] == "unhealthy"
     assert seen == [(100, 0), (90, 10), (100, 0)] and weights(elbv2, shop) == (100, 0)
     assert len(modifications(fast)) == 2
@@ -262,9 +247,9 @@ def test_rollback_alone_shifts_back_in_one_call_and_reads_no_gate(fast, shop, el
     elbv2.modify_listener(ListenerArn=shop["listener"], DefaultActions=[forward(shop, 50, 50)])
     fast.clear_log()
 
-    rc, output, text = run_role(fast, shop, bg_rollback=True)
+    failed, output, text = run_role(fast, shop, bg_rollback=True)
 
-    assert rc == 0, text
+    assert not failed, text
     assert weights(elbv2, shop) == (100, 0)
     assert [c["action"] for c in mutating_calls(fast)] == ["ModifyListener"]
     assert not [c for c in fast.calls() if c["action"] in ("DescribeTargetHealth", "DescribeAlarms", "SendCommand")]
@@ -292,14 +277,14 @@ def test_check_mode_returns_the_plan_from_where_the_listener_is(fast, run_task, 
     assert mutating_calls(fast) == [] and weights(elbv2, shop) == (90, 10)
 
 
-@pytest.mark.parametrize("extra_vars, message, asks_aws", [
+@pytest.mark.parametrize("role_vars, message, asks_aws", [
     ({"bg_steps": [10, 50]}, "bg_steps: the last step must be 100 (all of the traffic on green), got [10, 50]", False),
     ({"bg_alarm_names": [ALARM, "shop-green-5xxx"]}, "bg_alarm_names: no CloudWatch alarm named 'shop-green-5xxx'", True),
 ])
-def test_bad_input_is_refused_naming_the_role_variable_and_nothing_changes(fast, shop, elbv2, extra_vars, message, asks_aws):
-    rc, output, text = run_role(fast, shop, **extra_vars)
+def test_bad_input_is_refused_naming_the_role_variable_and_nothing_changes(fast, shop, elbv2, role_vars, message, asks_aws):
+    failed, output, text = run_role(fast, shop, **role_vars)
 
-    assert rc != 0 and message in text
+    assert failed and message in text
     assert output["global_custom_stats"]["bg_failures"]["localhost"].startswith(message)
     assert bool(fast.calls()) is asks_aws  # read before the test reads the listener
     assert mutating_calls(fast) == [] and weights(elbv2, shop) == (100, 0)
