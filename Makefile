@@ -54,8 +54,8 @@ integration: venv collection
 	$(BIN)/pytest tests/integration
 
 # Delegated driver: the scenario starts the local AWS simulator itself (create.yml) and stops it (destroy.yml).
-molecule: venv collection  ## the patch role's molecule scenario against the simulator: converge, idempotence, verify; under a minute
-	cd roles/patch && $(CURDIR)/$(BIN)/molecule test
+molecule: venv collection  ## every role's molecule scenarios against the simulator (patch, rolling_deploy, blue_green_deploy, ami_rollout): converge, idempotence, verify; about 5 minutes
+	set -e; for role in $(sort $(patsubst %/molecule/,%,$(dir $(wildcard roles/*/molecule/)))); do (cd $$role && $(CURDIR)/$(BIN)/molecule test --all); done
 
 bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
 	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
