@@ -38,7 +38,8 @@ LIMITS = SnapshotLimits()
 
 
 def _check_volume_limits(backend, volume_id):
-    pending = sum(1 for s in backend.snapshots.values() if s.volume.id == volume_id and s.status == "pending")
+    # A copy of the values: a DeleteSnapshot served by another thread must not change the dict mid-count.
+    pending = sum(1 for s in list(backend.snapshots.values()) if s.volume.id == volume_id and s.status == "pending")
     if LIMITS.pending_per_volume and pending >= LIMITS.pending_per_volume:
         raise EC2ClientError(
             "ConcurrentSnapshotLimitExceeded",
