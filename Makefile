@@ -7,6 +7,9 @@ COLLECTION  := $(COLLECTIONS)/ansible_collections/cloudops/aws
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+# pytest-xdist workers, each with its own simulator. The tests mostly wait on the simulator and
+# on ansible-playbook start-up, so more workers than the 2 CI cores still shorten the run.
+PYTEST_WORKERS ?= 4
 
 .PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection clean
 
@@ -45,7 +48,7 @@ galaxy-import: venv galaxy-venv  ## build the tarball, run Galaxy's import check
 	bash scripts/galaxy_import.sh
 
 pytest: venv collection  ## unit, simulator and integration tests in one run
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 tests
 
 unit: venv collection
 	$(BIN)/pytest tests/unit tests/simulator
