@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the variables table of each role's README.md from the role's meta/argument_specs.yml.
 
 The table sits between BEGIN and END below; the rest of the README is written by hand.

@@ -19,4 +19,3 @@ def test_describes_of_a_large_account_answer_completely(sim, ec2):
     assert len(filtered["Images"]) == 1000
     paginator = ec2.get_paginator("describe_instances")
     assert sum(len(r["Instances"]) for page in paginator.paginate() for r in page["Reservations"]) == 200
-
