@@ -57,6 +57,9 @@ class Simulator:
         self.faults = Faults()
         self.throttle = Throttle()
         self.endpoint = None
+        # Set when the world is reset: calls still waiting out a latency then belong to a world
+        # (a test) that is over, typically a killed run's, and must not reach or log into the next.
+        self.world_ended = threading.Event()
         self.reset_state()
 
     def reset_state(self):
@@ -75,6 +78,8 @@ class Simulator:
         instance_refresh.REFRESHES.reset()
 
     def reset(self):
+        ended, self.world_ended = self.world_ended, threading.Event()
+        ended.set()
         moto_api_backend.reset()
         self.reset_state()
 
@@ -139,10 +144,15 @@ class Simulator:
         if environ.get("HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")):
             return self.moto(environ, start_response)
         started = time.monotonic()
+        world_ended = self.world_ended
         call = parse_call(environ, read_body(environ))
         delay = self.latency["actions"].get(call.action, self.latency["default"])
         if delay:
-            time.sleep(delay)
+            world_ended.wait(delay)
+        if world_ended.is_set():
+            status, headers, body = error_response(call, "ServiceUnavailable", "The simulator was reset while this call waited.")
+            start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers + [("Content-Length", str(len(body)))])
+            return [body]
         if call.service == "ec2" and not self.throttle.allow(call.region, call.action, call.params):
             response = error_response(call, "RequestLimitExceeded", "Request limit exceeded.")
         else:
@@ -155,7 +165,8 @@ class Simulator:
                 response = error_response(call, rule.code, rule.message, rule.status)
         status, headers, body = response
         error_code = error_code_of(status, headers, body)
-        self.log.record(call, status, error_code, (time.monotonic() - started) * 1000)
+        if not world_ended.is_set():
+            self.log.record(call, status, error_code, (time.monotonic() - started) * 1000)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)

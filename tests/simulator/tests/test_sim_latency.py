@@ -1,6 +1,10 @@
 """Configurable latency per call, by default and per action."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from botocore.exceptions import ClientError
 
 
 def timed(call):
@@ -27,3 +31,19 @@ def test_reset_removes_latency(sim, ec2):
     sim.configure(latency={"default": 1})
     sim.reset()
     assert timed(ec2.describe_instances) < 0.5
+
+
+def test_a_call_waiting_out_its_latency_at_a_reset_is_answered_at_once_and_not_logged(sim, ec2, instance):
+    # As a killed run's stalled call, which must not act on or log into the next test's world.
+    volume = instance["volumes"][0]
+    sim.configure(latency={"actions": {"CreateSnapshot": 60}})
+    with ThreadPoolExecutor(1) as pool:
+        stalled = pool.submit(ec2.create_snapshot, VolumeId=volume)
+        time.sleep(0.5)
+
+        sim.reset()
+
+        with pytest.raises(ClientError) as error:
+            stalled.result(timeout=10)
+    assert error.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert sim.calls() == []
