@@ -11,7 +11,7 @@ class CallLog:
         self.seq = itertools.count(1)
         self.calls = []
 
-    def record(self, call, status, error_code, duration_ms):
+    def record(self, call, status, error_code, duration_ms, cpu_ms):
         with self.lock:
             self.calls.append({
                 "seq": next(self.seq),
@@ -22,6 +22,7 @@ class CallLog:
                 "status": status,
                 "error_code": error_code,
                 "duration_ms": round(duration_ms, 3),
+                "cpu_ms": round(cpu_ms, 3),
                 "resource_ids": call.resource_ids,
             })
 

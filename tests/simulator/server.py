@@ -143,7 +143,7 @@ class Simulator:
             return control.handle(self, environ, start_response)
         if environ.get("HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")):
             return self.moto(environ, start_response)
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         world_ended = self.world_ended
         call = parse_call(environ, read_body(environ))
         delay = self.latency["actions"].get(call.action, self.latency["default"])
@@ -166,7 +166,7 @@ class Simulator:
         status, headers, body = response
         error_code = error_code_of(status, headers, body)
         if not world_ended.is_set():
-            self.log.record(call, status, error_code, (time.monotonic() - started) * 1000)
+            self.log.record(call, status, error_code, (time.monotonic() - started) * 1000, (time.thread_time() - cpu_started) * 1000)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
