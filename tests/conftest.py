@@ -1,6 +1,7 @@
 """Fixtures shared by the unit, integration and benchmark tests.
 
-One simulator serves the whole session; every test starts from a reset world.
+One simulator serves the whole session (under pytest-xdist, one per worker, each on a free
+port); every test starts from a reset world.
 """
 
 import json
@@ -21,15 +22,31 @@ REPO = Path(__file__).resolve().parent.parent
 COLLECTIONS = REPO / "build" / "collections"
 
 
+# Seconds new AMIs and snapshots stay pending in tests marked `pending`. Unmarked tests get them
+# available at once: the modules poll first 2 s after creating (module_utils/waiting.py), so a
+# pending state costs every creating run those 2 s, for tests whose subject is not the waiting.
+PENDING_SECONDS = 0.5
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "pending(seconds=%s): new AMIs and snapshots stay pending that long, so the modules wait for them" % PENDING_SECONDS)
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
-    with running_simulator(ami_available_after=0.5, snapshot_completed_after=0.5) as server:
+    with running_simulator() as server:
         yield server
 
 
 @pytest.fixture
-def sim(simulator_server):
+def sim(simulator_server, request):
     simulator_server.reset()
+    marker = request.node.get_closest_marker("pending")
+    if marker:
+        seconds = marker.kwargs.get("seconds", PENDING_SECONDS)
+        simulator_server.configure(ami_available_after=seconds, snapshot_completed_after=seconds)
     return simulator_server
 
 

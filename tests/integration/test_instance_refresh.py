@@ -134,6 +134,7 @@ def test_a_rollout_replaces_every_instance_keeps_the_template_and_a_rerun_change
     assert len(fleet.refreshes()) == 1
 
 
+@pytest.mark.pending  # the failed generation is made to fail while it is pending
 def test_the_newest_golden_generation_rolls_out_pausing_at_a_checkpoint(sim, run_task, fleet):
     newest = fleet.make_golden(day=3)
     # A newer one whose creation failed, and one still pending, are no generation to deploy.

@@ -83,6 +83,7 @@ def ok(result):
 # -- (1) same-account cross-region copies --------------------------------------------------------
 
 
+@pytest.mark.pending  # the run waits for its copies to complete
 def test_copies_carry_source_tags_and_lineage(run_task, ec2, west, volumes):
     sources = {backup(ec2, volume, 20, Team="data"): volume for volume in volumes}
     settle(ec2, sources)

@@ -45,6 +45,7 @@ def rotate(run_task, **args):
     return run_task("cloudops.aws.snapshot_rotate", args)
 
 
+@pytest.mark.pending  # the run waits for its snapshots to complete
 def test_snapshots_selected_volumes_with_lineage_tags(run_task, ec2, fleet):
     result = rotate(run_task, tags={"CostCenter": "ops"}, copy_volume_tags=True)
 
@@ -121,8 +122,11 @@ def test_snapshot_used_by_an_image_is_protected(run_task, ec2, fleet):
 
 def test_per_volume_limits_are_waited_out(run_task, ec2, fleet, sim):
     volume = fleet["volumes"]["web-1"][0]
-    sim.configure(snapshot_completed_after=4, snapshot_limits={"pending_per_volume": 1})
+    # The first snapshot stays pending long enough for the next run to meet the limit even when the
+    # machine is busy (parallel test workers); the next run's own snapshot completes soon after.
+    sim.configure(snapshot_completed_after=10, snapshot_limits={"pending_per_volume": 1})
     rotate(run_task, volume_ids=[volume], wait=False)
+    sim.configure(snapshot_completed_after=1)
 
     result = rotate(run_task, volume_ids=[volume])
 
