@@ -9,6 +9,7 @@ export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 # pytest-xdist workers, each with its own simulator. The tests mostly wait on the simulator and
 # on ansible-playbook start-up, so more workers than the 2 CI cores still shorten the run.
+# loadgroup: the tests of one xdist_group (a file's shared playbook run) go to one worker.
 PYTEST_WORKERS ?= 4
 
 .PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection clean
@@ -48,7 +49,7 @@ galaxy-import: venv galaxy-venv  ## build the tarball, run Galaxy's import check
 	bash scripts/galaxy_import.sh
 
 pytest: venv collection  ## unit, simulator and integration tests in one run
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 tests
 
 unit: venv collection
 	$(BIN)/pytest tests/unit tests/simulator

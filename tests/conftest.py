@@ -128,3 +128,30 @@ class TaskRunner:
 @pytest.fixture
 def run_task(sim):
     return TaskRunner(sim)
+
+
+# -- the fault campaigns' tables (tests/reliability/test_fault_campaign.py) ------------------
+# Each scenario's test attaches its table row to its report; the rows are gathered here, where
+# pytest-xdist also delivers the workers' reports, and printed as one table per module.
+FAULT_CAMPAIGN_ROW = "fault_campaign_row"
+_CAMPAIGN_ROWS = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == FAULT_CAMPAIGN_ROW:
+            _CAMPAIGN_ROWS.append(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _CAMPAIGN_ROWS:
+        return
+    sys.path.insert(0, str(Path(__file__).parent / "reliability"))
+    import campaign_core  # needs the path above, as soak.py does
+    tables = {}
+    for entry in sorted(_CAMPAIGN_ROWS, key=lambda entry: entry["order"]):
+        tables.setdefault((entry["module"], entry["seed"]), []).append(entry["row"])
+    for (module, seed), rows in tables.items():
+        terminalreporter.write_line("\n%s fault campaign (seed %d)\n%s" % (module, seed, campaign_core.format_table(rows)))

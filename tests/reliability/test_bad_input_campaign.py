@@ -18,6 +18,10 @@ import yaml
 
 from conftest import ansible_env
 
+# One playbook (the module-scoped `campaign`) serves every test here: under pytest-xdist
+# (`--dist loadgroup`) they all go to one worker, so it runs once.
+pytestmark = pytest.mark.xdist_group("bad_input_campaign")
+
 FLEET = {"region": "us-east-1", "instances": [
     {"name": "web-1", "tags": {"Role": "web"}}, {"name": "web-2", "tags": {"Role": "web"}}]}
 BASE = {"filters": {"tag:Role": "web"}, "policy": "daily", "retention": {"keep_last": 2}}

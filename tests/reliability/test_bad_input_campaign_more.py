@@ -14,6 +14,10 @@ from test_bad_input_campaign import UNKNOWN_FILTER
 from test_bad_input_campaign import refused_filter
 from test_bad_input_campaign import run_campaign
 
+# One playbook per module (the module-scoped `campaigns`) serves every test here: under
+# pytest-xdist (`--dist loadgroup`) they all go to one worker, so they run once.
+pytestmark = pytest.mark.xdist_group("bad_input_campaign_more")
+
 VOLUME = "vol-0123456789abcdef0"
 INSTANCE = "i-0123456789abcdef0"
 SNAPSHOT = "snap-0123456789abcdef0"
