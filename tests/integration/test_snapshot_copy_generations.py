@@ -189,8 +189,9 @@ def test_without_wait_a_pending_copy_is_not_a_generation_until_a_later_run(run_t
     ok(copy_task(run_task, snapshot_ids=[old]))
     new = backup(ec2, volumes[0], 20)
     settle(ec2, [new])
-    # Long enough for the copy to be still pending when the later run starts, on a busy machine too.
-    sim.configure(snapshot_completed_after=10)
+    # Long enough for the copy to be still pending when the later run starts, also with four test
+    # workers on two busy cores (10 s was not); the later run waits out the rest.
+    sim.configure(snapshot_completed_after=30)
 
     started = ok(copy_task(run_task, snapshot_ids=[new], wait=False, retention={"keep_last": 1}))
 
