@@ -22,7 +22,9 @@ def overlapping_runs(sim, stagger, min_interval="1h"):
     yesterday = {}
     for image in sorted(world.managed_images(), key=lambda image: campaign_core.tags_of(image)["cloudops:created-at"]):
         yesterday[campaign_core.tags_of(image)["cloudops:source-instance"]] = image["ImageId"]
-    sim.configure(latency={"actions": {"CreateImage": 2.5}}, ami_available_after=0.5)
+    # Slow enough that the later run reads the state before the earlier run's backup lands, even when
+    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    sim.configure(latency={"actions": {"CreateImage": 6}}, ami_available_after=0.5)
     results = world.run_overlapping(stagger, min_interval=min_interval)
     world.calm()
     return world, results, yesterday

@@ -17,7 +17,9 @@ import copy_campaign
 def overlapping_runs(sim, stagger):
     world = copy_campaign.CopyWorld(sim, campaign_core.new_rng(1))
     world.seed()
-    sim.configure(latency={"actions": {"CopySnapshot": 2}}, snapshot_completed_after=0.5)
+    # Slow enough that the later run reads the state before the earlier run's copies lands, even when
+    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    sim.configure(latency={"actions": {"CopySnapshot": 6}}, snapshot_completed_after=0.5)
     first = world.start()
     time.sleep(stagger)
     second = world.start()

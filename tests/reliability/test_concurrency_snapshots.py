@@ -28,7 +28,9 @@ def test_overlapping_runs_leave_one_snapshot_per_volume_and_keep_the_policy(sim,
     yesterday = {}
     for snapshot in sorted(world.managed_snapshots(), key=lambda s: campaign_core.tags_of(s)["cloudops:created-at"]):
         yesterday[snapshot_campaign.source_volume(snapshot)] = snapshot["SnapshotId"]
-    sim.configure(latency={"actions": {"CreateSnapshot": 2.5}}, snapshot_completed_after=0.5)
+    # Slow enough that the later run reads the state before the earlier run's backup lands, even when
+    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    sim.configure(latency={"actions": {"CreateSnapshot": 6}}, snapshot_completed_after=0.5)
 
     first, second = world.run_overlapping(stagger, min_interval="1h")
 
