@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 # loadgroup: the tests of one xdist_group (a file's shared playbook run) go to one worker.
 PYTEST_WORKERS ?= 4
 
-.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection clean
+.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection ee clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
@@ -60,6 +60,12 @@ integration: venv collection
 # Delegated driver: the scenario starts the local AWS simulator itself (create.yml) and stops it (destroy.yml).
 molecule: venv collection  ## every role's molecule scenarios against the simulator (patch, rolling_deploy, blue_green_deploy, ami_rollout): converge, idempotence, verify; about 5 minutes
 	set -e; for role in $(sort $(patsubst %/molecule/,%,$(dir $(wildcard roles/*/molecule/)))); do (cd $$role && $(CURDIR)/$(BIN)/molecule test --all); done
+
+# No container engine needed: this renders the context; `podman build build/ee/context` builds the image.
+ee: venv  ## the execution environment's build context in build/ee/context (this collection's tarball, execution-environment.yml)
+	rm -rf build/ee && mkdir -p build/ee
+	$(BIN)/ansible-galaxy collection build --output-path build/ee .
+	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee/context --output-filename Containerfile
 
 bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
 	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
