@@ -71,4 +71,12 @@ options:
     description: How many AWS calls (create, delete) run in parallel.
     type: int
     default: 10
+  keep_verified:
+    description:
+      - "Also keep the newest N generations of each source that a restore drill verified (tagged
+        C(cloudops:verify-result=passed) by M(cloudops.aws.restore_drill)), even when the retention would delete them.
+        Their reason starts with C(keep_verified) and gives the time the drill passed."
+      - C(0) keeps no more than the retention does.
+    type: int
+    default: 0
 """

@@ -16,7 +16,9 @@ import datetime
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import GENERATION_STATES
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import verified_at_of
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
+from ansible_collections.cloudops.aws.plugins.module_utils.retention import select_verified
 from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import mark_token
 
 # A pending backup is one in progress: it counts for min_interval, not yet for retention.
@@ -46,20 +48,38 @@ def min_interval_reason(group, id_key, min_interval, now):
         newest[id_key], newest["state"], format_duration(max(age, datetime.timedelta(0))), format_duration(min_interval))
 
 
-def plan_groups(groups, id_key, retention, find_references=None, extra_generations=None):
-    """({source: Plan}, {id: reason}) with the items something still uses protected.
+def _generations(group, id_key):
+    return [Generation(item[id_key], item["created_at"], item["state"], item["managed"]) for item in group]
+
+
+def verified_protection(groups, id_key, count):
+    """{id: reason} for the newest `count` generations of each group that a restore drill verified (keep_verified)."""
+    if not count:
+        return {}
+    protected = {}
+    for group in groups.values():
+        verified = {item[id_key]: verified_at_of(item.get("tags") or {}) for item in group}
+        protected.update(select_verified(_generations(group, id_key), {key: when for key, when in verified.items() if when is not None}, count))
+    return protected
+
+
+def plan_groups(groups, id_key, retention, find_references=None, extra_generations=None, protected=None):
+    """({source: Plan}, {id: reason}) with `protected` ({id: reason}) and the items something still uses protected.
 
     The plan is made twice when needed: first to learn which items retention would delete, so
     that only those are looked up (reference lookups are the expensive part), then with them
     protected. `extra_generations` adds planned, not yet existing items (check mode).
     """
     extra_generations = extra_generations or {}
+    protected = protected or {}
 
-    def plan_all(protected):
+    def plan_all(references):
+        reasons = dict(protected)
+        for item_id, reason in references.items():
+            reasons[item_id] = "%s; %s" % (reasons[item_id], reason) if item_id in reasons else reason
         plans = {}
         for source, group in groups.items():
-            generations = [Generation(item[id_key], item["created_at"], item["state"], item["managed"]) for item in group]
-            plans[source] = plan(generations + extra_generations.get(source, []), retention, protected)
+            plans[source] = plan(_generations(group, id_key) + extra_generations.get(source, []), retention, reasons)
         return plans
 
     plans = plan_all({})

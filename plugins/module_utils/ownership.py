@@ -20,6 +20,13 @@ SOURCE_SNAPSHOT_KEY = "cloudops:source-snapshot"
 SOURCE_REGION_KEY = "cloudops:source-region"
 RESERVED_PREFIX = "cloudops:"
 CREATED_AT_KEY = "cloudops:created-at"
+# Set by restore drills on the image or snapshot they restored (keep_verified reads them).
+VERIFIED_AT_KEY = "cloudops:verified-at"
+VERIFY_RESULT_KEY = "cloudops:verify-result"
+VERIFY_PASSED = "passed"
+# On backups taken by the backup roles with pre-backup commands: application or crash.
+CONSISTENCY_KEY = "cloudops:consistency"
+CONSISTENCY_VALUES = ("application", "crash")
 
 # Compact, sortable and valid in AMI names (no colons).
 NAME_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -78,3 +85,10 @@ def created_at_of(tags, fallback):
         except ValueError:
             pass  # a hand-edited tag must not break rotation; AWS's time is the next best truth
     return parse_aws_time(fallback)
+
+
+def verified_at_of(tags):
+    """When a restore drill of this backup passed (the cloudops:verified-at value), or None if none did."""
+    if tags.get(VERIFY_RESULT_KEY) != VERIFY_PASSED:
+        return None
+    return tags.get(VERIFIED_AT_KEY, "")

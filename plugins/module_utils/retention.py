@@ -33,6 +33,10 @@ Safety rules override the policy (the collection-wide rules for deleting modules
 - Managed failed / error resources are deleted unless protected.
 - Any other state is left alone: what is not understood is not deleted.
 
+keep_verified N is not a rule of the policy but a protection (select_verified): the newest N
+generations a restore drill verified are kept whatever the rules say, since a backup known to
+restore is worth more than a younger one nobody tried.
+
 Everything here is pure (no AWS calls, no clock), so modules can run it in check mode
 and return the exact plan.
 """
@@ -40,7 +44,7 @@ and return the exact plan.
 import datetime
 import types
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 from ansible_collections.cloudops.aws.plugins.module_utils.durations import format_duration, parse_duration
 
@@ -287,3 +291,23 @@ def plan(generations: Iterable[Generation], policy: RetentionPolicy, protected: 
                 reasons[item.id] = "not selected by retention (%s)" % policy.describe()
 
     return Plan(keep=tuple(keep), delete=tuple(delete), reasons=reasons)
+
+
+def select_verified(generations: Iterable[Generation], verified_at: Mapping[str, str], count: int) -> Dict[str, str]:
+    """{id: reason} for the newest `count` verified generations of one group (keep_verified).
+
+    generations: every resource of the group; verified_at: id -> when a restore drill of it
+    passed, for those it verified. Only usable generations count (managed, available or
+    completed), newest first as plan() orders them. The result is meant as plan()'s
+    `protected`, so the generations are kept whatever the policy says.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("keep_verified must be a non-negative integer, got %r" % (count,))
+    chosen = {}
+    for generation in _newest_first(generations):
+        if len(chosen) == count:
+            break
+        if generation.id in verified_at and generation.managed and generation.state.lower() in GENERATION_STATES:
+            when = verified_at[generation.id]
+            chosen[generation.id] = "keep_verified (%d of %d): restore drill passed%s" % (len(chosen) + 1, count, " " + when if when else "")
+    return chosen

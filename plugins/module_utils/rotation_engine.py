@@ -32,6 +32,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_retried_twins
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import verified_protection
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
@@ -279,7 +280,9 @@ class RotationRun:
         """[(backup, reason)] to remove; kept backups are recorded with the rule that keeps them."""
         adapter = self.adapter
         selected = {key: groups.get(key, []) for key in self.selected_groups if key not in self.failed_groups and key not in self.unpruned}
-        plans, references = plan_groups(selected, adapter.id_key, self.settings.retention, adapter.find_references, extra)
+        # keep_verified: backups a restore drill proved are kept whatever the retention says.
+        verified = verified_protection(selected, adapter.id_key, self.settings.keep_verified)
+        plans, references = plan_groups(selected, adapter.id_key, self.settings.retention, adapter.find_references, extra, verified)
         to_remove = []
         for key, group_plan in sorted(plans.items()):
             backups = {backup[adapter.id_key]: backup for backup in selected[key]}

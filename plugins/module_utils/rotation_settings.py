@@ -36,6 +36,7 @@ def rotation_argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         max_concurrency=dict(type="int", default=10),
+        keep_verified=dict(type="int", default=0),
     )
 
 
@@ -57,6 +58,7 @@ class RotationSettings:
     wait: bool = True
     wait_timeout: int = 1800
     max_concurrency: int = 10
+    keep_verified: int = 0
 
     def __post_init__(self):
         if self.policy is not None:
@@ -76,6 +78,8 @@ class RotationSettings:
         if self.wait_timeout < 0:
             raise ValueError("wait_timeout: must be 0 or more seconds, got %d" % self.wait_timeout)
         validate_max_concurrency(self.max_concurrency)
+        if isinstance(self.keep_verified, bool) or not isinstance(self.keep_verified, int) or self.keep_verified < 0:
+            raise ValueError("keep_verified: must be 0 or more generations, got %r" % (self.keep_verified,))
 
     @classmethod
     def from_params(cls, params, policy_required=True):
@@ -99,4 +103,5 @@ class RotationSettings:
             wait=params["wait"],
             wait_timeout=params["wait_timeout"],
             max_concurrency=params["max_concurrency"],
+            keep_verified=params.get("keep_verified") or 0,
         )

@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import min_interval_reason
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import plan_groups
 from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import settle_overlaps
+from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups import verified_protection
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 
@@ -65,6 +66,7 @@ def test_rotation_settings_normalise_valid_input():
     ({"wait_timeout": -1}, "wait_timeout: must be 0 or more seconds, got -1"),
     ({"max_concurrency": 101}, "max_concurrency: must be between 1 and 100, got 101"),
     ({"min_interval": "1y"}, "min_interval: invalid duration '1y'"),
+    ({"keep_verified": -1}, "keep_verified: must be 0 or more generations, got -1"),
 ])
 def test_rotation_settings_name_the_bad_option_and_value(change, message):
     with pytest.raises(ValueError) as error:
@@ -92,3 +94,43 @@ def test_a_pending_snapshot_of_the_older_run_leaves_the_volume_unsettled():
 
     assert settled.own_duplicates == [] and settled.others == []
     assert settled.unsettled == {"vol-1": "vol-1: older-run of an overlapping run is pending; vol-1 is not pruned in this run"}
+
+
+def verified(item_id, hours_ago, result="passed", when="2026-11-23T11:00:00Z", **kwargs):
+    return dict(item(item_id, hours_ago, **kwargs), tags={"cloudops:verify-result": result, "cloudops:verified-at": when})
+
+
+def test_verified_protection_reads_the_drill_tags_per_group():
+    groups = {
+        "vol-1": [verified("s1", 5), verified("s2", 4, result="failed"), verified("s3", 3), item("s4", 1)],
+        "vol-2": [verified("t1", 2, state="error"), item("t2", 1)],
+    }
+    assert verified_protection(groups, "snapshot_id", 1) == {"s3": "keep_verified (1 of 1): restore drill passed 2026-11-23T11:00:00Z"}
+    assert sorted(verified_protection(groups, "snapshot_id", 5)) == ["s1", "s3"]
+    assert verified_protection(groups, "snapshot_id", 0) == {}
+
+
+def test_verified_backups_are_kept_and_references_looked_up_only_for_the_rest():
+    groups = {"vol-1": [verified("s1", 4), item("s2", 3), item("s3", 2), item("s4", 1)]}
+    asked = []
+
+    def find_references(ids):
+        asked.append(ids)
+        return {"s2": "backs ami-1"}
+
+    protected = verified_protection(groups, "snapshot_id", 1)
+    plans, _references = plan_groups(groups, "snapshot_id", RetentionPolicy(keep_last=1), find_references, protected=protected)
+
+    assert asked == [["s2", "s3"]]
+    assert [g.id for g in plans["vol-1"].delete] == ["s3"]
+    assert plans["vol-1"].reasons["s1"] == "keep_verified (1 of 1): restore drill passed 2026-11-23T11:00:00Z"
+    assert plans["vol-1"].reasons["s2"] == "backs ami-1"
+
+
+def test_a_verified_backup_is_no_deletion_candidate_so_its_references_are_not_looked_up():
+    groups = {"vol-1": [verified("s1", 2), item("s2", 1)]}
+    asked = []
+    plans, references = plan_groups(groups, "snapshot_id", RetentionPolicy(keep_last=1), lambda ids: asked.append(ids) or {},
+                                    protected={"s1": "keep_verified (1 of 1)"})
+    assert asked == [] and references == {}
+    assert plans["vol-1"].reasons["s1"] == "keep_verified (1 of 1)"

@@ -12,6 +12,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.retention import (
     RetentionPolicy,
     plan,
     policy_from_params,
+    select_verified,
 )
 
 UTC = timezone.utc
@@ -378,3 +379,44 @@ def test_retention_policy_validates_on_construction_too():
         RetentionPolicy()
     with pytest.raises(ValueError, match="keep_within must be a duration, got '30d'"):
         RetentionPolicy(keep_within="30d")
+
+
+# --------------------------------------------------------------------------- keep_verified
+
+
+def test_keep_verified_protects_the_newest_verified_generations_the_policy_would_delete():
+    # Five daily backups; drills passed on 11-19, 11-20 and 11-21.
+    # keep_last 2 keeps 11-23 and 11-22; keep_verified 2 adds the newest two verified: 11-21, 11-20.
+    # 11-19 is verified too but the third one, so it goes, with the unverified 11-18.
+    history = [gen("ami-%02d" % day, "2026-11-%02d 05:00" % day) for day in range(18, 24)]
+    verified = {"ami-19": "2026-11-19T06:00:00Z", "ami-20": "2026-11-20T06:00:00Z", "ami-21": ""}
+    protected = select_verified(history, verified, 2)
+    assert protected == {"ami-21": "keep_verified (1 of 2): restore drill passed",
+                         "ami-20": "keep_verified (2 of 2): restore drill passed 2026-11-20T06:00:00Z"}
+
+    result = plan(history, policy_from_params({"keep_last": 2}), protected)
+    assert_partition(result, history)
+    assert ids(result.keep) == ["ami-23", "ami-22", "ami-21", "ami-20"]
+    assert ids(result.delete) == ["ami-19", "ami-18"]
+    assert result.reasons["ami-20"] == "keep_verified (2 of 2): restore drill passed 2026-11-20T06:00:00Z"
+
+
+def test_keep_verified_counts_only_usable_managed_generations():
+    history = [
+        gen("ami-a", "2026-11-23 05:00", state="pending"),
+        gen("ami-b", "2026-11-22 05:00", managed=False),
+        gen("ami-c", "2026-11-21 05:00", state="failed"),
+        gen("ami-d", "2026-11-20 05:00"),
+        gen("ami-e", "2026-11-19 05:00"),
+    ]
+    verified = {key: "" for key in ("ami-a", "ami-b", "ami-c", "ami-d", "ami-e")}
+    assert sorted(select_verified(history, verified, 1)) == ["ami-d"]
+    assert select_verified(history, verified, 0) == {}
+    assert select_verified(history, {}, 3) == {}
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, "2", True])
+def test_keep_verified_refuses_a_count_that_is_not_a_non_negative_integer(count):
+    with pytest.raises(ValueError) as caught:
+        select_verified([], {}, count)
+    assert str(caught.value) == "keep_verified must be a non-negative integer, got %r" % (count,)

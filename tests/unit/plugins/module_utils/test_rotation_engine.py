@@ -320,3 +320,21 @@ def test_a_second_run_with_min_interval_changes_nothing(store, ids):
     assert by_source(store) == after_first
     assert [call for call in adapter.calls if call != "describe"] == []
     assert result["created"] == [] and result["removed"] == []
+
+
+def test_keep_verified_keeps_the_newest_drilled_backups_the_policy_would_remove(store, ids):
+    for days in (4, 3, 2, 1):
+        history(store, "a", days)
+    for backup_id, result in (("old-a-4", "passed"), ("old-a-3", "passed"), ("old-a-2", "failed")):
+        store[backup_id]["tags"] = {"cloudops:verify-result": result, "cloudops:verified-at": "2026-11-22T04:00:00Z"}
+
+    _run, preview, _adapter = run_once(store, ids, ["a"], check=True, keep_verified=1)
+    _run, result, _adapter = run_once(store, ids, ["a"], keep_verified=1)
+
+    # keep_last 2: the new backup and old-a-1; keep_verified 1: old-a-3, the newest that passed.
+    assert sorted(by_source(store)["a"]) == ["bk-1", "old-a-1", "old-a-3"]
+    assert [entry["backup_id"] for entry in result["removed"]] == ["old-a-2", "old-a-4"]
+    assert [entry["backup_id"] for entry in preview["removed"]] == ["old-a-2", "old-a-4"]
+    kept = {entry["backup_id"]: entry["reason"] for entry in result["retained"]}
+    assert kept["old-a-3"] == "keep_verified (1 of 1): restore drill passed 2026-11-22T04:00:00Z"
+    assert result["protected"] == []
