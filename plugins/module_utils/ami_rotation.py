@@ -12,6 +12,8 @@ stopped between deregistering and deleting.
 """
 
 from dataclasses import dataclass
+from dataclasses import field
+from typing import Mapping
 from typing import Optional
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
@@ -23,6 +25,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import v
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_name_template
 from ansible_collections.cloudops.aws.plugins.module_utils.image_references import find_image_references
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import consistency_by_instance
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import consistency_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import is_managed
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
@@ -41,10 +45,13 @@ class ImageSettings:
     description: Optional[str] = None
     no_reboot: bool = True
     protect_in_use: bool = True
+    # instance id -> application or crash: the cloudops:consistency tag of its new image
+    consistency: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         validate_name_template(self.name_template)
         validate_description_template(self.description)
+        object.__setattr__(self, "consistency", consistency_by_instance(self.consistency))
 
 
 class AmiBackups(BackupAdapter):
@@ -97,6 +104,7 @@ class AmiBackups(BackupAdapter):
         instance = request.subject
         tags = dict(self.settings.extra_tags)
         tags.update(ownership_tags(self.settings.policy, request.created_at, source_instance=instance["instance_id"]))
+        tags.update(consistency_tags(self.images.consistency, instance["instance_id"]))
         name = self._name(request)
         image_id = ec2_images.create_image(self.ec2, instance["instance_id"], name, self._description(instance), self.images.no_reboot, tags)
         return {image_id: {"image_id": image_id, "instance_id": instance["instance_id"], "name": name, "created_at": request.created_at,

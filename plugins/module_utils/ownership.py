@@ -92,3 +92,21 @@ def verified_at_of(tags):
     if tags.get(VERIFY_RESULT_KEY) != VERIFY_PASSED:
         return None
     return tags.get(VERIFIED_AT_KEY, "")
+
+
+def consistency_by_instance(value):
+    """The `consistency` option checked: {instance id: application or crash}; ValueError names the bad entry."""
+    checked = {}
+    for instance_id, consistency in sorted((value or {}).items()):
+        if not str(instance_id).startswith("i-"):
+            raise ValueError("consistency: %r is not an instance id" % (instance_id,))
+        if consistency not in CONSISTENCY_VALUES:
+            raise ValueError("consistency: %s must be %s, got %r" % (instance_id, " or ".join(CONSISTENCY_VALUES), consistency))
+        checked[str(instance_id)] = consistency
+    return checked
+
+
+def consistency_tags(consistency, instance_id):
+    """The cloudops:consistency tag of a new backup of `instance_id`, when the run was told it."""
+    value = consistency.get(instance_id) if instance_id else None
+    return {CONSISTENCY_KEY: value} if value else {}

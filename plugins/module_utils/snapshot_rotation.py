@@ -13,6 +13,8 @@ snapshot that a registered AMI uses is protected.
 """
 
 from dataclasses import dataclass
+from dataclasses import field
+from typing import Mapping
 from typing import Optional
 
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
@@ -20,6 +22,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_images import ima
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESERVED_PREFIX
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_INSTANCE_KEY
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import SOURCE_VOLUME_KEY
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import consistency_by_instance
+from ansible_collections.cloudops.aws.plugins.module_utils.ownership import consistency_tags
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import format_created_at
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import managed_policy_filters
 from ansible_collections.cloudops.aws.plugins.module_utils.ownership import ownership_tags
@@ -38,8 +42,11 @@ class SnapshotSettings:
     description: Optional[str] = None
     copy_volume_tags: bool = False
     exclude_boot_volume: bool = False
+    # instance id -> application or crash: the cloudops:consistency tag of the snapshots of its volumes
+    consistency: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "consistency", consistency_by_instance(self.consistency))
         if self.description is None:
             return
         if len(self.description) > DESCRIPTION_TEMPLATE_LIMIT:
@@ -113,6 +120,7 @@ class SnapshotBackups(BackupAdapter):
         if instance_id:
             lineage["source_instance"] = instance_id
         tags.update(ownership_tags(self.settings.policy, request.created_at, **lineage))
+        tags.update(consistency_tags(self.snapshots.consistency, instance_id))
         return tags
 
     def _description(self, subject, run):

@@ -69,6 +69,16 @@ options:
         Such images are returned in RV(images_protected) with the reason.
     type: bool
     default: true
+  consistency:
+    description:
+      - How consistent the new backup of each instance is, as the caller knows it, for example from commands that
+        quiesced the application before the backup (the C(ami_backup) and C(snapshot_backup) roles'
+        C(pre_backup_commands)). Maps an instance id to C(application) or C(crash); the value is stored in the
+        C(cloudops:consistency) tag of the new image and its snapshots.
+      - Instances not named get no C(cloudops:consistency) tag. A value other than C(application) or C(crash) fails the
+        task before anything is created.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - cloudops.aws.rotation
   - amazon.aws.common.modules
@@ -232,6 +242,7 @@ def argument_spec():
         filters=dict(type="dict"),
         name=dict(type="str", default=DEFAULT_NAME_TEMPLATE),
         description=dict(type="str"),
+        consistency=dict(type="dict", default={}),
         no_reboot=dict(type="bool", default=True),
         protect_in_use=dict(type="bool", default=True),
     )
@@ -248,7 +259,7 @@ def main():
     params = module.params
     try:
         image_settings = ImageSettings(name_template=params["name"], description=params["description"], no_reboot=params["no_reboot"],
-                                       protect_in_use=params["protect_in_use"])
+                                       protect_in_use=params["protect_in_use"], consistency=params["consistency"])
         settings = RotationSettings.from_params(params)
     except ValueError as error:
         module.fail_json(msg=str(error))

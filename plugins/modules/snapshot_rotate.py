@@ -65,6 +65,16 @@ options:
         the instance id for a multi-volume set). A run mark is appended to recognise twins made by retried requests."
       - At most 200 characters, so that the description stays within AWS's 255 with the subject and the run mark.
     type: str
+  consistency:
+    description:
+      - How consistent the new backup of each instance is, as the caller knows it, for example from commands that
+        quiesced the application before the backup (the C(ami_backup) and C(snapshot_backup) roles'
+        C(pre_backup_commands)). Maps an instance id to C(application) or C(crash); the value is stored in the
+        C(cloudops:consistency) tag of the new snapshots of its volumes.
+      - Instances not named get no C(cloudops:consistency) tag. A value other than C(application) or C(crash) fails the
+        task before anything is created.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - cloudops.aws.rotation
   - amazon.aws.common.modules
@@ -196,6 +206,7 @@ def argument_spec():
         exclude_devices=dict(type="list", elements="str", default=[]),
         copy_volume_tags=dict(type="bool", default=False),
         description=dict(type="str"),
+        consistency=dict(type="dict", default={}),
     )
     return spec
 
@@ -205,7 +216,7 @@ def settings_from_params(params):
     if (params["exclude_boot_volume"] or params["exclude_devices"]) and not params["instance_ids"]:
         raise ValueError("exclude_boot_volume and exclude_devices apply to instance_ids only")
     snapshot_settings = SnapshotSettings(description=params["description"], copy_volume_tags=params["copy_volume_tags"],
-                                         exclude_boot_volume=params["exclude_boot_volume"])
+                                         exclude_boot_volume=params["exclude_boot_volume"], consistency=params["consistency"])
     return RotationSettings.from_params(params), snapshot_settings
 
 

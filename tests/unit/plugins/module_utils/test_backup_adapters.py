@@ -261,3 +261,39 @@ def test_snapshot_adapter_does_not_count_the_snapshots_of_images_of_the_same_pol
 
     assert result["volumes_skipped"] == [] and len(result["snapshots_created"]) == 1
     assert "snap-of-ami" in ec2.snapshots and result["snapshots_retained"][0]["snapshot_id"] != "snap-of-ami"
+
+
+def test_the_consistency_of_each_instance_is_tagged_on_its_image_only():
+    ec2 = FakeEC2()
+
+    result = ami_run(ec2, consistency={"i-1": "application"}).run([INSTANCE, {"instance_id": "i-2", "name": "web-2"}])
+
+    tags = {e["instance_id"]: {t["Key"]: t["Value"] for t in ec2.images[e["image_id"]]["Tags"]} for e in result["images_created"]}
+    assert tags["i-1"]["cloudops:consistency"] == "application"
+    assert "cloudops:consistency" not in tags["i-2"]
+
+
+def test_the_consistency_of_an_instance_is_tagged_on_every_snapshot_of_its_set_and_of_its_volumes():
+    ec2 = FakeEC2()
+    job = instance_job({"instance_id": "i-1", "excluded_data_volume_ids": [],
+                        "volumes": [dict(VOLUME, volume_id="vol-1"), dict(VOLUME, volume_id="vol-2")]})
+    loose = dict(VOLUME, volume_id="vol-9", instance_id="")
+
+    result = snapshot_run(ec2, consistency={"i-1": "crash"}).run([job, volume_job(loose)])
+
+    consistency = {e["volume_id"]: {t["Key"]: t["Value"] for t in ec2.snapshots[e["snapshot_id"]]["Tags"]}.get("cloudops:consistency")
+                   for e in result["snapshots_created"]}
+    assert consistency == {"vol-1": "crash", "vol-2": "crash", "vol-9": None}
+
+
+@pytest.mark.parametrize("consistency, message", [
+    ({"i-1": "app"}, "consistency: i-1 must be application or crash, got 'app'"),
+    ({"web-1": "crash"}, "consistency: 'web-1' is not an instance id"),
+    ({"i-1": None}, "consistency: i-1 must be application or crash, got None"),
+])
+def test_a_bad_consistency_is_refused_naming_the_instance_and_value(consistency, message):
+    with pytest.raises(ValueError) as image_error:
+        ImageSettings(name_template="{instance_id}-{timestamp}", consistency=consistency)
+    with pytest.raises(ValueError) as snapshot_error:
+        SnapshotSettings(consistency=consistency)
+    assert str(image_error.value) == str(snapshot_error.value) == message
