@@ -116,6 +116,10 @@ class SimulatorClient:
         the health file of their SSM sandboxes."""
         self._request("POST", "instance-health", {"instance_ids": list(instance_ids), "healthy": healthy})
 
+    def delay_instances(self, instance_ids, seconds):
+        """Make starting and stopping these instances take `seconds` (until reset), whatever the settings say."""
+        self._request("POST", "instance-delays", {"instance_ids": list(instance_ids), "seconds": seconds})
+
     def fail_root_volume_replacement(self, instance_id=None, task_id=None):
         """Make root volume replacement tasks end `failed`: those of an instance, or one pending task."""
         body = {"instance_id": instance_id} if instance_id else {"task_id": task_id}

@@ -8,7 +8,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from werkzeug.wrappers import Request, Response
 
-from simulator import ec2_images, elbv2_health, patching, root_volumes, ssm
+from simulator import ec2_images, elbv2_health, instance_states, patching, root_volumes, ssm
 
 
 class ControlError(Exception):
@@ -84,6 +84,8 @@ def _route(sim, request):
             return {"ok": True}
     if (path, method) == ("/_sim/instance-health", "POST"):
         return _mark_instance_health(_json(request))
+    if (path, method) == ("/_sim/instance-delays", "POST"):
+        return _delay_instances(_json(request))
     if (path, method) == ("/_sim/root-volume-failures", "POST"):
         return _fail_root_volume_replacements(_json(request))
     if (path, method) == ("/_sim/seed", "POST"):
@@ -144,6 +146,15 @@ def _mark_instance_health(body):
         raise ControlError("give instance_ids, a non-empty list, and healthy, true or false")
     for instance_id in instance_ids:
         elbv2_health.write_health_file(instance_id, unhealthy=not healthy)
+    return {"ok": True}
+
+
+def _delay_instances(body):
+    """Give instances their own start and stop time: a start or stop that takes longer than a module waits."""
+    instance_ids, seconds = body.get("instance_ids"), body.get("seconds")
+    if not isinstance(instance_ids, list) or not instance_ids or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ControlError("give instance_ids, a non-empty list, and seconds, a number of seconds >= 0")
+    instance_states.TRANSITIONS.delay(instance_ids, seconds)
     return {"ok": True}
 
 

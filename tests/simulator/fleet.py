@@ -65,6 +65,7 @@ def _launch(ec2, name, spec, image_id, volumes):
         ImageId=image_id, InstanceType=spec.get("instance_type", "t3.micro"), MinCount=1, MaxCount=1,
         BlockDeviceMappings=mappings,
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        HibernationOptions={"Configured": bool(spec.get("hibernation", False))},
     )["Instances"][0]
     by_device = {m["DeviceName"]: m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]}
     volume_ids = []

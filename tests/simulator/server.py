@@ -22,6 +22,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
 from simulator import instance_refresh, launch_templates  # noqa: E402
+from simulator import instance_states  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
 from simulator.faults import Faults  # noqa: E402
@@ -47,6 +48,7 @@ class Simulator:
         sandbox_images.install()
         launch_templates.install()
         instance_refresh.install()
+        instance_states.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
@@ -76,6 +78,7 @@ class Simulator:
         elbv2_health.SETTINGS.reset()
         root_volumes.TASKS.reset()
         instance_refresh.REFRESHES.reset()
+        instance_states.TRANSITIONS.reset()
 
     def reset(self):
         ended, self.world_ended = self.world_ended, threading.Event()
@@ -96,11 +99,12 @@ class Simulator:
             "root_volumes": root_volumes.TASKS.describe(),
             "patching": patching.PATCHING.describe(),
             "autoscaling": instance_refresh.REFRESHES.describe(),
+            "instances": instance_states.TRANSITIONS.describe(),
         }
 
     def configure(self, cfg):
         unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits",
-                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling"}
+                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling", "instances"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -133,6 +137,8 @@ class Simulator:
             patching.PATCHING.configure(**cfg["patching"])
         if "autoscaling" in cfg:
             instance_refresh.REFRESHES.configure(**cfg["autoscaling"])
+        if "instances" in cfg:
+            instance_states.TRANSITIONS.configure(**cfg["instances"])
         return self.config()
 
     def seed(self, document):
