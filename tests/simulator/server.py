@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
-from simulator import instance_refresh, launch_templates  # noqa: E402
+from simulator import iam_auth, instance_refresh, launch_templates  # noqa: E402
 from simulator import instance_states  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
@@ -37,7 +37,7 @@ INTERNAL_HEADER = "X-Simulator-Internal"
 class Simulator:
     """Control endpoint under /_sim/; every other request is an AWS call for moto."""
 
-    def __init__(self, ami_available_after=0.0, snapshot_completed_after=0.0, throttling=False):
+    def __init__(self, ami_available_after=0.0, snapshot_completed_after=0.0, throttling=False, iam=False):
         ec2_images.install()
         ebs_limits.install()
         ebs_copies.install()
@@ -49,10 +49,12 @@ class Simulator:
         launch_templates.install()
         instance_refresh.install()
         instance_states.install()
+        iam_auth.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
             "throttling": bool(throttling),
+            "iam": bool(iam),
         }
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.log = CallLog()
@@ -79,6 +81,7 @@ class Simulator:
         root_volumes.TASKS.reset()
         instance_refresh.REFRESHES.reset()
         instance_states.TRANSITIONS.reset()
+        iam_auth.ENFORCEMENT.reset(self.startup["iam"])
 
     def reset(self):
         ended, self.world_ended = self.world_ended, threading.Event()
@@ -100,11 +103,12 @@ class Simulator:
             "patching": patching.PATCHING.describe(),
             "autoscaling": instance_refresh.REFRESHES.describe(),
             "instances": instance_states.TRANSITIONS.describe(),
+            "iam": iam_auth.ENFORCEMENT.describe(),
         }
 
     def configure(self, cfg):
         unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits",
-                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling", "instances"}
+                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling", "instances", "iam"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -139,6 +143,8 @@ class Simulator:
             instance_refresh.REFRESHES.configure(**cfg["autoscaling"])
         if "instances" in cfg:
             instance_states.TRANSITIONS.configure(**cfg["instances"])
+        if "iam" in cfg:
+            iam_auth.ENFORCEMENT.configure(**cfg["iam"])
         return self.config()
 
     def seed(self, document):
@@ -164,7 +170,7 @@ class Simulator:
         else:
             rule = self.faults.take(call)
             if rule is None:
-                response = self._run_moto(environ)
+                response = iam_auth.denial_as_aws(call, self._run_moto(environ))
             else:
                 if rule.after:
                     self._run_moto(environ)
@@ -218,8 +224,9 @@ def main(argv=None):
     parser.add_argument("--ami-available-after", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--snapshot-completed-after", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--throttling", action="store_true", help="meter EC2 calls with AWS's token buckets")
+    parser.add_argument("--iam", action="store_true", help="check IAM policies from the start (the simulator's own requests excepted)")
     args = parser.parse_args(argv)
-    simulator = Simulator(args.ami_available_after, args.snapshot_completed_after, args.throttling)
+    simulator = Simulator(args.ami_available_after, args.snapshot_completed_after, args.throttling, args.iam)
     thread = serve(simulator, args.port, args.fleet)[1]
     try:
         thread.join()
