@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: cloudops.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The maintenance mark: an instance in a patch or deploy run of this collection is tagged, so that
+instance_schedule does not stop or start it meanwhile (docs/tags.md).
+
+The tag `cloudops:maintenance` holds "<until> <run>": an ISO 8601 UTC instant and the module that set it
+("2026-11-30T12:00:00Z patch_rollout"). A run marks the instances it is about to work on, marks them again
+with a later instant before each wave or batch, and removes its mark when it ends, however it ends. A run
+that is killed leaves its mark, which stops counting at its instant: a crash never pins an instance for
+longer than TTL. The mark is removed by value, so a run never removes another run's mark.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
+
+MAINTENANCE_TAG = "cloudops:maintenance"
+# Longer than any one wave or batch takes with the default timeouts (a command, a reboot, draining, health).
+TTL = datetime.timedelta(hours=6)
+UTC = datetime.timezone.utc
+
+
+@dataclass(frozen=True)
+class Mark:
+    until: datetime.datetime
+    owner: str
+
+    @property
+    def value(self):
+        return "%s %s" % (self.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), self.owner)
+
+    @classmethod
+    def parse(cls, value):
+        """The Mark of a tag value; None when it is not one (a hand-written value holds no instance)."""
+        until, _space, owner = str(value or "").strip().partition(" ")
+        try:
+            moment = datetime.datetime.fromisoformat(until[:-1] + "+00:00" if until.endswith("Z") else until)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            return None
+        return cls(moment.astimezone(UTC), owner.strip() or "an unnamed run")
+
+
+def active_mark(tags, now):
+    """The Mark on an instance's tags that still holds at `now`; None when there is none, or it has expired."""
+    mark = Mark.parse(tags.get(MAINTENANCE_TAG)) if MAINTENANCE_TAG in tags else None
+    return mark if mark is not None and mark.until > now else None
+
+
+def _now():
+    return datetime.datetime.now(UTC)
+
+
+class MaintenanceMarks:
+    """The marks one run sets on the instances it works on; `warnings` collects the clearing errors."""
+
+    def __init__(self, ec2, owner, clock=_now, ttl=TTL):
+        self.ec2 = ec2
+        self.owner = owner
+        self.clock = clock
+        self.ttl = ttl
+        self.instance_ids = []
+        self.value = None
+        self.warnings = []
+
+    def _tag(self, instance_ids):
+        self.value = Mark(self.clock() + self.ttl, self.owner).value
+        tags = ansible_dict_to_boto3_tag_list({MAINTENANCE_TAG: self.value})
+        for chunk in chunks(instance_ids):
+            self.ec2.create_tags(aws_retry=True, Resources=chunk, Tags=tags)
+
+    def mark(self, instance_ids):
+        """Mark these instances too (and the marked ones again, so all carry one value)."""
+        added = [i for i in instance_ids if i not in self.instance_ids]
+        if added:
+            self.instance_ids += added
+            self._tag(self.instance_ids)
+
+    def refresh(self):
+        """Mark the instances again, from now: before each wave or batch, so a long run stays marked."""
+        if self.instance_ids:
+            self._tag(self.instance_ids)
+
+    def clear(self):
+        """Remove this run's marks; an error is a warning (the marks expire), never the run's failure."""
+        if not self.instance_ids:
+            return
+        try:
+            for chunk in chunks(self.instance_ids):
+                self.ec2.delete_tags(aws_retry=True, Resources=chunk, Tags=[{"Key": MAINTENANCE_TAG, "Value": self.value}])
+        except Exception as error:  # pylint: disable=broad-except
+            # This runs after the run's own error too, which is the one to report.
+            self.warnings.append("could not remove the %s tag from %s (it expires at %s): %s"
+                                 % (MAINTENANCE_TAG, ", ".join(self.instance_ids), self.value.split()[0], error_text(error)))
+            return
+        self.instance_ids = []
