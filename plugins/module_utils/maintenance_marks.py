@@ -7,7 +7,8 @@ instance_schedule does not stop or start it meanwhile (docs/tags.md).
 
 The tag `cloudops:maintenance` holds "<until> <run>": an ISO 8601 UTC instant and the module that set it
 ("2026-11-30T12:00:00Z patch_rollout"). A run marks the instances it is about to work on, marks them again
-with a later instant before each wave or batch, and removes its mark when it ends, however it ends. A run
+with a later instant before a wave or batch once an hour has passed since, and removes its mark when it
+ends, however it ends. A run
 that is killed leaves its mark, which stops counting at its instant: a crash never pins an instance for
 longer than TTL. The mark is removed by value, so a run never removes another run's mark.
 """
@@ -23,6 +24,8 @@ from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chun
 MAINTENANCE_TAG = "cloudops:maintenance"
 # Longer than any one wave or batch takes with the default timeouts (a command, a reboot, draining, health).
 TTL = datetime.timedelta(hours=6)
+# How old a mark gets before a new wave or batch renews it.
+RENEW_AFTER = datetime.timedelta(hours=1)
 UTC = datetime.timezone.utc
 
 
@@ -68,10 +71,12 @@ class MaintenanceMarks:
         self.ttl = ttl
         self.instance_ids = []
         self.value = None
+        self.marked_at = None
         self.warnings = []
 
-    def _tag(self, instance_ids):
-        self.value = Mark(self.clock() + self.ttl, self.owner).value
+    def _tag(self, instance_ids, now=None):
+        self.marked_at = now or self.clock()
+        self.value = Mark(self.marked_at + self.ttl, self.owner).value
         tags = ansible_dict_to_boto3_tag_list({MAINTENANCE_TAG: self.value})
         for chunk in chunks(instance_ids):
             self.ec2.create_tags(aws_retry=True, Resources=chunk, Tags=tags)
@@ -84,9 +89,13 @@ class MaintenanceMarks:
             self._tag(self.instance_ids)
 
     def refresh(self):
-        """Mark the instances again, from now: before each wave or batch, so a long run stays marked."""
-        if self.instance_ids:
-            self._tag(self.instance_ids)
+        """Before each wave or batch: mark the instances again from now once the mark is RENEW_AFTER old, so a long run
+        stays marked and a short one makes no more calls."""
+        if not self.instance_ids:
+            return
+        now = self.clock()
+        if now - self.marked_at >= RENEW_AFTER:
+            self._tag(self.instance_ids, now)
 
     def clear(self):
         """Remove this run's marks; an error is a warning (the marks expire), never the run's failure."""

@@ -35,6 +35,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import 
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import stop_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import wait_for_instance_states
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
+from ansible_collections.cloudops.aws.plugins.module_utils.maintenance_marks import MaintenanceMarks
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import COMPLIANT
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import FAILED
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_report import NEVER_SCANNED
@@ -99,6 +100,8 @@ class PatchRollout(BatchRollout):
         self.states = {}
         self.states_before = {}
         self.started = []
+        # instance_schedule leaves the instances this run works on alone while they carry its mark.
+        self.maintenance = MaintenanceMarks(clients.ec2, self.name)
         self.result.update(instances=[], waves=[], totals=totals([]), instances_skipped=[], snapshot_id=self.snapshot_id,
                            compliance=compliance([], {}, now), pre_patch_images={})
 
@@ -164,6 +167,7 @@ class PatchRollout(BatchRollout):
         return [i for i in running + to_start if i in selection.online or i in would_start]
 
     def _start(self, instance_ids):
+        self.maintenance.mark(instance_ids)
         start_instances(self.clients.ec2, instance_ids)
         self.started = list(instance_ids)
         self.result["changed"] = True
@@ -253,10 +257,12 @@ class PatchRollout(BatchRollout):
                 entry["status"] = NOT_REACHED
                 add_reason(entry, "check mode: would be %s in wave %d" % ("patched" if instance_id in to_install else "checked", entry["wave"]))
             return
+        self.maintenance.mark(targets)
         for wave in waves:
             self._run_wave(wave, registrations)
 
     def _run_wave(self, wave, registrations):
+        self.maintenance.refresh()
         self.run_batch("wave %d" % self.entries[wave[0]]["wave"], wave, lambda patching: WaveRun(self, patching, registrations).run())
 
     # -- 6. leave stopped instances stopped --------------------------------------------------------
@@ -287,6 +293,8 @@ class PatchRollout(BatchRollout):
                 self._install(ready)
         finally:
             self._stop_started()
+            self.maintenance.clear()
+            self.warnings.extend(self.maintenance.warnings)
             self._report()
         return self.result
 

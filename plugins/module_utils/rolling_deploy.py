@@ -26,6 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import chunks
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
+from ansible_collections.cloudops.aws.plugins.module_utils.maintenance_marks import MaintenanceMarks
 from ansible_collections.cloudops.aws.plugins.module_utils.rolling_deploy_settings import VERSION_TAG
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import FAILED
 from ansible_collections.cloudops.aws.plugins.module_utils.rollout_batches import NOT_REACHED
@@ -104,6 +105,8 @@ class RollingDeploy(BatchRollout):
     def __init__(self, clients, settings, check_mode=False, sleep=time.sleep, clock=time.monotonic):
         super().__init__(clients, settings, sleep, clock)
         self.check_mode = check_mode
+        # instance_schedule leaves the instances this run works on alone while they carry its mark.
+        self.maintenance = MaintenanceMarks(clients.ec2, self.name)
         self.result.update(version=settings.version, instances=[], batches=[], totals=totals([]))
 
     # -- 1. selection ------------------------------------------------------------------------------
@@ -204,7 +207,9 @@ class RollingDeploy(BatchRollout):
                 entry["status"] = NOT_REACHED
                 add_reason(entry, "check mode: would be deployed in batch %d" % entry["batch"])
             return
+        self.maintenance.mark(targets)
         for number, batch in enumerate(batches, 1):
+            self.maintenance.refresh()
             self.run_batch("batch %d" % number, batch, lambda ids: DeployBatch(self, ids, registrations).run())
 
     def run(self):
@@ -214,6 +219,8 @@ class RollingDeploy(BatchRollout):
             if targets:
                 self._deploy(targets, left_out)
         finally:
+            self.maintenance.clear()
+            self.warnings.extend(self.maintenance.warnings)
             self._report()
         return self.result
 

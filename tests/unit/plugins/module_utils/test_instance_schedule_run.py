@@ -307,11 +307,15 @@ def test_describe_filters_add_the_tag_and_the_live_states():
 def test_marks_are_set_refreshed_and_cleared_by_value():
     ec2 = FakeEc2()
     ids = [ec2.add(n) for n in range(1, 4)]
-    times = iter([datetime.datetime(2026, 11, 30, 1, tzinfo=UTC), datetime.datetime(2026, 11, 30, 2, tzinfo=UTC)])
+    times = iter([datetime.datetime(2026, 11, 30, 1, tzinfo=UTC), datetime.datetime(2026, 11, 30, 1, 59, tzinfo=UTC),
+                  datetime.datetime(2026, 11, 30, 2, tzinfo=UTC)])
     marks = MaintenanceMarks(ec2, "patch_rollout", clock=lambda: next(times))
 
     marks.mark(ids[:2])
     assert ec2.instances[ids[0]]["tags"][MAINTENANCE_TAG] == "2026-11-30T07:00:00Z patch_rollout"
+    marks.refresh()
+    # Renewed only once an hour old.
+    assert len(ec2.mutations()) == 1
     marks.refresh()
     assert {ec2.instances[i]["tags"][MAINTENANCE_TAG] for i in ids[:2]} == {"2026-11-30T08:00:00Z patch_rollout"}
     # Another run's mark on the third instance stays when this run clears its own.
