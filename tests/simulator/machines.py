@@ -3,6 +3,7 @@
 - A reboot (after a patch install, or while its root volume is replaced) makes the instance's
   SSM agent ConnectionLost and its load-balancer health checks fail for a while; the EC2 state
   stays `running`, as on AWS.
+- A new instance boots: its SSM agent registers only once it has booted (instance_launches).
 - A machine image (CreateImage) captures the instance's state as the parts of the simulator
   that keep per-instance state register it (the SSM sandbox's files, the patch inventory);
   replacing the root volume from that image restores each part.
@@ -21,6 +22,7 @@ class Machines:
     def reset(self):
         with self.lock:
             self.reboots = {}
+            self.boots = {}
             self.images = {}
 
     # -- reboots -------------------------------------------------------------------------------
@@ -33,6 +35,17 @@ class Machines:
     def rebooting(self, instance_id):
         with self.lock:
             return time.monotonic() < self.reboots.get(instance_id, 0.0)
+
+    # -- first boot -----------------------------------------------------------------------------
+
+    def boot(self, instance_id, seconds):
+        """The instance's operating system and SSM agent come up `seconds` from now."""
+        with self.lock:
+            self.boots[instance_id] = time.monotonic() + float(seconds)
+
+    def booting(self, instance_id):
+        with self.lock:
+            return time.monotonic() < self.boots.get(instance_id, 0.0)
 
     # -- machine images --------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from simulator import control, ebs_copies, ebs_limits, ec2_images, elbv2_health, fleet, patching, root_volumes, sandbox_images, speedups, ssm  # noqa: E402
 from simulator import iam_auth, instance_refresh, launch_templates  # noqa: E402
+from simulator import instance_launches, volume_data  # noqa: E402
 from simulator import instance_states  # noqa: E402
 from simulator.ssm_commands import ENGINE as SSM_ENGINE  # noqa: E402
 from simulator.calllog import CallLog  # noqa: E402
@@ -50,6 +51,8 @@ class Simulator:
         instance_refresh.install()
         instance_states.install()
         iam_auth.install()
+        instance_launches.install()
+        volume_data.install()
         self.startup = {
             "ami_available_after": float(ami_available_after),
             "snapshot_completed_after": float(snapshot_completed_after),
@@ -81,6 +84,7 @@ class Simulator:
         root_volumes.TASKS.reset()
         instance_refresh.REFRESHES.reset()
         instance_states.TRANSITIONS.reset()
+        instance_launches.SETTINGS.reset()
         iam_auth.ENFORCEMENT.reset(self.startup["iam"])
 
     def reset(self):
@@ -103,12 +107,14 @@ class Simulator:
             "patching": patching.PATCHING.describe(),
             "autoscaling": instance_refresh.REFRESHES.describe(),
             "instances": instance_states.TRANSITIONS.describe(),
+            "launches": instance_launches.SETTINGS.describe(),
             "iam": iam_auth.ENFORCEMENT.describe(),
         }
 
     def configure(self, cfg):
         unknown = set(cfg) - {"latency", "ami_available_after", "snapshot_completed_after", "throttling", "snapshot_limits",
-                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling", "instances", "iam"}
+                              "snapshot_copies", "ssm", "elbv2", "root_volumes", "patching", "autoscaling", "instances", "iam",
+                              "launches"}
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         latency = cfg.get("latency") or {}
@@ -145,6 +151,8 @@ class Simulator:
             instance_states.TRANSITIONS.configure(**cfg["instances"])
         if "iam" in cfg:
             iam_auth.ENFORCEMENT.configure(**cfg["iam"])
+        if "launches" in cfg:
+            instance_launches.SETTINGS.configure(**cfg["launches"])
         return self.config()
 
     def seed(self, document):

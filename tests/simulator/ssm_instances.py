@@ -2,7 +2,8 @@
 
 - Every EC2 instance that is not terminated (or shutting down) is a managed node with a
   running agent, unless the control endpoint marked it unmanaged (no agent, no instance
-  profile: SSM does not know it at all).
+  profile: SSM does not know it at all), or it is still booting after its launch
+  (machines.MACHINES: its agent has not registered yet).
 - PingStatus is `Online` for a running instance, `ConnectionLost` for any other state, while it
   reboots (machines.MACHINES), or when the control endpoint marked it offline (agent stopped, no
   route to the SSM endpoint).
@@ -71,7 +72,7 @@ def tags_of(backend, instance_id):
 
 def managed_node(backend, instance):
     """The InstanceInformation of an EC2 instance, or None when SSM does not manage it."""
-    if instance.state in GONE_STATES or MARKS.is_unmanaged(instance.id):
+    if instance.state in GONE_STATES or MARKS.is_unmanaged(instance.id) or MACHINES.booting(instance.id):
         return None
     online = instance.state == "running" and not MARKS.is_offline(instance.id) and not MACHINES.rebooting(instance.id)
     windows = (instance.platform or "").lower() == "windows"
