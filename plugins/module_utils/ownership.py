@@ -24,6 +24,11 @@ CREATED_AT_KEY = "cloudops:created-at"
 VERIFIED_AT_KEY = "cloudops:verified-at"
 VERIFY_RESULT_KEY = "cloudops:verify-result"
 VERIFY_PASSED = "passed"
+# On the throwaway instances and volumes of a restore drill: its run, when a later run may remove
+# them, and the backup they restore.
+DRILL_RUN_KEY = "cloudops:drill-run"
+DRILL_EXPIRES_KEY = "cloudops:drill-expires-at"
+DRILL_OF_KEY = "cloudops:drill-of"
 # On backups taken by the backup roles with pre-backup commands: application or crash.
 CONSISTENCY_KEY = "cloudops:consistency"
 CONSISTENCY_VALUES = ("application", "crash")
