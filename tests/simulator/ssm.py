@@ -36,24 +36,25 @@ def send_command(self):
 
 def list_commands(self):
     commands, token = ssm_commands.list_commands(
-        self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("MaxResults"), self._get_param("NextToken"))
+        (self.current_account, self.region), self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("MaxResults"),
+        self._get_param("NextToken"))
     return _listing("Commands", commands, token)
 
 
 def list_command_invocations(self):
     invocations, token = ssm_commands.list_command_invocations(
-        self._get_param("CommandId"), self._get_param("InstanceId"), bool(self._get_param("Details")),
+        (self.current_account, self.region), self._get_param("CommandId"), self._get_param("InstanceId"), bool(self._get_param("Details")),
         self._get_param("MaxResults"), self._get_param("NextToken"))
     return _listing("CommandInvocations", invocations, token)
 
 
 def get_command_invocation(self):
     return ActionResult(ssm_commands.get_command_invocation(
-        self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("PluginName")))
+        (self.current_account, self.region), self._get_param("CommandId"), self._get_param("InstanceId"), self._get_param("PluginName")))
 
 
 def cancel_command(self):
-    ssm_commands.cancel_command(self._get_param("CommandId"), self._get_param("InstanceIds"))
+    ssm_commands.cancel_command((self.current_account, self.region), self._get_param("CommandId"), self._get_param("InstanceIds"))
     return EmptyResult()
 
 

@@ -686,24 +686,30 @@ def _page(items, max_results, next_token, default=50, upper=50):
     return items[start:following], (str(following) if following < len(items) else None)
 
 
-def _commands_for(command_id, instance_id):
-    commands = [ENGINE.get(command_id)] if command_id else ENGINE.all()
+def _command(place, command_id):
+    """The command of that id sent in `place` (account, Region), or None: commands belong to one account and Region."""
+    command = ENGINE.get(command_id)
+    return command if command is not None and (command.account_id, command.region) == place else None
+
+
+def _commands_for(place, command_id, instance_id):
+    commands = [_command(place, command_id)] if command_id else [c for c in ENGINE.all() if (c.account_id, c.region) == place]
     commands = [c for c in commands if c is not None and time.monotonic() >= c.visible_at]
     if instance_id:
         commands = [c for c in commands if instance_id in c.invocations]
     return commands
 
 
-def list_commands(command_id=None, instance_id=None, max_results=None, next_token=None):
-    if command_id and ENGINE.get(command_id) is None:
+def list_commands(place, command_id=None, instance_id=None, max_results=None, next_token=None):
+    if command_id and _command(place, command_id) is None:
         raise InvalidCommandId()
-    items = [command.describe() for command in _commands_for(command_id, instance_id)]
+    items = [command.describe() for command in _commands_for(place, command_id, instance_id)]
     return _page(items, max_results, next_token)
 
 
-def list_command_invocations(command_id=None, instance_id=None, details=False, max_results=None, next_token=None):
+def list_command_invocations(place, command_id=None, instance_id=None, details=False, max_results=None, next_token=None):
     items = []
-    for command in _commands_for(command_id, instance_id):
+    for command in _commands_for(place, command_id, instance_id):
         for invocation in command.settled_invocations():
             if instance_id and invocation.instance_id != instance_id:
                 continue
@@ -712,8 +718,8 @@ def list_command_invocations(command_id=None, instance_id=None, details=False, m
     return _page(items, max_results, next_token)
 
 
-def get_command_invocation(command_id, instance_id, plugin_name=None):
-    command = ENGINE.get(command_id)
+def get_command_invocation(place, command_id, instance_id, plugin_name=None):
+    command = _command(place, command_id)
     if command is None or time.monotonic() < command.visible_at or instance_id not in command.invocations:
         raise InvocationDoesNotExist()
     if plugin_name and plugin_name != command.plugin:
@@ -723,8 +729,8 @@ def get_command_invocation(command_id, instance_id, plugin_name=None):
         return command.invocations[instance_id].get()
 
 
-def cancel_command(command_id, instance_ids=None):
-    command = ENGINE.get(command_id)
+def cancel_command(place, command_id, instance_ids=None):
+    command = _command(place, command_id)
     if command is None:
         raise InvalidCommandId()
     cancel(command, instance_ids or None)

@@ -2,6 +2,7 @@
 
 import time
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -267,6 +268,28 @@ def test_calls_are_logged_and_faults_apply(ssm, fleet, sim):
     logged = [c for c in sim.calls() if c["action"] == "SendCommand"]
     assert [c["error_code"] for c in logged] == ["ThrottlingException", None]
     assert logged[1]["resource_ids"] == [fleet["web-1"]]
+
+
+def test_commands_belong_to_their_account_and_region(ssm, fleet, sim, aws):
+    command_id = run(ssm, [fleet["web-1"]])
+    settle(ssm, command_id)
+    other_region = aws("ssm", "eu-west-1")
+    other_account = aws("sts").assume_role(RoleArn="arn:aws:iam::222222222222:role/ops", RoleSessionName="ops")["Credentials"]
+    in_other_account = sim_client(sim, "ssm", other_account)
+
+    for elsewhere in (other_region, in_other_account):
+        assert elsewhere.list_commands()["Commands"] == []
+        assert elsewhere.list_command_invocations()["CommandInvocations"] == []
+        assert error_code(lambda client=elsewhere: client.list_commands(CommandId=command_id)) == "InvalidCommandId"
+        assert error_code(lambda client=elsewhere: client.get_command_invocation(CommandId=command_id, InstanceId=fleet["web-1"])) == \
+            "InvocationDoesNotExist"
+        assert error_code(lambda client=elsewhere: client.cancel_command(CommandId=command_id)) == "InvalidCommandId"
+    assert [c["CommandId"] for c in ssm.list_commands()["Commands"]] == [command_id]
+
+
+def sim_client(sim, service, credentials):
+    return boto3.client(service, endpoint_url=sim.endpoint, region_name="us-east-1", aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"])
 
 
 def test_reset_forgets_commands_and_marks(ssm, fleet, sim):
