@@ -11,7 +11,7 @@ or moto's `/moto-api/reset-auth`). Measured on moto 5.2.5, its check is by actio
   policy only for a role of the caller's own account);
 - the action is named after the request's signing name, so CloudWatch's are `monitoring:...`;
 - a denial is `AccessDenied` in moto's XML for every service, which botocore cannot read for JSON
-  services (SSM, KMS: the code comes out as `403`).
+  services (SSM, KMS: the code comes out as `403`); S3's says "Access Denied" and names nothing.
 
 This module keeps moto's check and makes it usable for least-privilege tests:
 
@@ -23,7 +23,8 @@ This module keeps moto's check and makes it usable for least-privilege tests:
   action, as it cannot know the resource. Conditions stay unevaluated (moto's behaviour).
 - A denial is answered as AWS answers it: EC2 `UnauthorizedOperation` (HTTP 403), JSON services
   `AccessDeniedException` (HTTP 400), the others `AccessDenied` (HTTP 403), each message naming
-  the principal and the action, as AWS's do when no identity-based policy allows it.
+  the principal and the action, as AWS's do when no identity-based policy allows it (S3 too, as it
+  answers a caller of the bucket owner's account).
 """
 
 import re
@@ -31,7 +32,8 @@ import threading
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+from moto.core.exceptions import AccessDeniedError
+from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, S3IAMRequest
 
 from simulator.protocol import error_response
 
@@ -110,6 +112,10 @@ def install():
             return True
         return original_matches(self, statement_element, value)
 
+    def s3_denied(self):
+        raise AccessDeniedError(user_arn=self._access_key.arn, action=self._action)
+
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+    S3IAMRequest._raise_access_denied = s3_denied
     IAMRequestBase.__init__ = request_init
     IAMPolicyStatement._check_element_matches = element_matches

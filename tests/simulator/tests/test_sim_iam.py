@@ -133,3 +133,17 @@ def test_the_start_option_enforces_from_the_start_and_after_reset():
         started.configure(iam={"enforce": False})
         started.reset()
         assert started.config()["iam"] == {"enforce": True}
+
+
+def test_s3_checks_the_object_arn_and_its_denial_names_the_action(sim, aws):
+    s3 = aws("s3")
+    for bucket in ("ops-output", "other-output"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="run/stdout", Body=b"ok")
+    operator = user_with(sim, aws, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::ops-output/*"}]})
+    sim.configure(iam={"enforce": True})
+
+    assert operator("s3").get_object(Bucket="ops-output", Key="run/stdout")["Body"].read() == b"ok"
+    status, error = denial(operator("s3").get_object, Bucket="other-output", Key="run/stdout")
+    assert (status, error["Code"]) == (403, "AccessDenied") and "perform: s3:GetObject because" in error["Message"]
