@@ -201,14 +201,20 @@ def test_check_mode_answers_what_happens_at_19_on_friday_and_bad_input_is_refuse
         ({"verify_timeout": -5}, "verify_timeout: must be 0 (do not wait) or more seconds, got -5"),
     ]
     tasks = [schedule_task(check=True, now="2026-11-27T19:00:00+01:00")] + [schedule_task(**args) for args, _message in bad]
+    # Through the role, a refused option is named as the role's variable.
+    tasks.append({"block": [{"name": "role", "ansible.builtin.include_role": {"name": "cloudops.aws.schedule"},
+                             "vars": {"schedule_periods": PERIODS, "schedule_schedules": [OFFICE], "schedule_verify_timeout": -5}}],
+                  "rescue": [{"name": "refusal", "ansible.builtin.debug": {"msg": "{{ ansible_failed_result.msg }}"}}]})
 
-    results, _report = play(sim, tasks)
+    all_results, _report = play(sim, tasks)
+    results = all_results[:len(bad) + 1]
 
     planned = results[0]
     assert not planned.get("failed") and planned["changed"] and planned["stopped"] == [ids["dev-1"]]
     assert planned["instances"][0]["status"] == "planned" and planned["schedules"]["office"]["next_edge"] == "2026-11-30T07:00:00Z"
     for result, (_args, message) in zip(results[1:], bad):
         assert result["failed"] and message in result["msg"]
+    assert all_results[-1]["msg"] == "schedule_verify_timeout: must be 0 (do not wait) or more seconds, got -5"
     # Check mode read (the instances, and the pending backups since one instance is to stop); the refusals made no call.
     assert sorted(call["action"] for call in sim.calls()) == ["DescribeImages", "DescribeInstances", "DescribeSnapshots"]
     assert states(ec2, ids.values()) == {ids["dev-1"]: "running"} and applied(ec2, ids.values()) == {ids["dev-1"]: None}
