@@ -59,6 +59,8 @@ options:
   wait:
     description:
       - Wait for the new backups to finish before pruning, with one describe call a round for all of them.
+      - M(cloudops.aws.ami_rotate) and M(cloudops.aws.snapshot_rotate) prune a source once its own new backup is
+        finished, in batches while the other backups are still being created, not only after the whole selection's.
       - With C(false) the new backups are pending when pruning runs and do not count as generations yet;
         the next run prunes with them.
     type: bool
@@ -68,7 +70,11 @@ options:
     type: int
     default: 1800
   max_concurrency:
-    description: How many AWS calls (create, delete) run in parallel.
+    description:
+      - How many AWS calls of one kind (creates; deletes) run in parallel. Sources are pruned while others are still
+        being created, so up to twice this many calls can be in flight.
+      - Once AWS throttles an action (C(RequestLimitExceeded)), its further calls are spread at the refill rate AWS
+        documents for that action's request token bucket, instead of being retried into an empty bucket.
     type: int
     default: 10
   keep_verified:

@@ -138,10 +138,10 @@ class AmiBackups(BackupAdapter):
 
     # -- the snapshots of deregistered images ----------------------------------------------------
 
-    def after_removal(self, removed, backups, run):
+    def after_removal(self, removed, backups, run, groups):
         # From every image found, not only the planned ones: an overlapping run's snapshots are not orphans.
         live_image_ids = {image["image_id"] for image in backups} - {image["image_id"] for image in removed}
-        owners = self._orphaned_snapshots(live_image_ids, set(run.selected_groups) - run.failed_groups)
+        owners = self._orphaned_snapshots(live_image_ids, set(groups) - run.failed_groups)
         for image in removed:
             for snapshot_id in image["snapshot_ids"]:
                 owners[snapshot_id] = {"image_id": image["image_id"], "instance_id": image["instance_id"],

@@ -98,5 +98,9 @@ class CopyQueue:
             self.sleep(min(poll_delay(round_number), remaining))
             round_number += 1
             latest = ebs_snapshots.describe_snapshots_by_id(self.ec2, sorted(in_flight))
-            in_flight = {copy_id for copy_id in in_flight if latest.get(copy_id, {}).get("state", "pending") == "pending"}
+            still = {copy_id for copy_id in in_flight if latest.get(copy_id, {}).get("state", "pending") == "pending"}
+            if len(still) < len(in_flight):
+                # Slots freed: copies that started with them finish about as soon, so the schedule starts again.
+                round_number = 0
+            in_flight = still
         return QueueResult(started, failed, queue, len(in_flight), warnings)

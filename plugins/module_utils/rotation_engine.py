@@ -19,11 +19,18 @@ A run, and why it is in this order (docs/architecture.md, "The rotation sequence
 A group whose backup or removal failed in this run is not pruned (safety rule 5). Check mode
 (preview) runs steps 1, 2 and 5 with the new backups assumed made.
 
+Steps 4 to 6 need a group's own new backup finished, not the whole selection's: while the
+creates are still going, the groups whose backups are finished are pruned in batches
+(_create_and_prune_as_finished). Creates and removals draw on different AWS token buckets, so on
+a large selection the removals then cost no time after the last create; the last batch holds
+what is left once nothing is being created.
+
 What differs per resource is an adapter (BackupAdapter): how to describe, create and remove,
 how a backup is grouped and named in results. The engine never calls AWS itself.
 """
 
 import collections
+import threading
 import time
 
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
@@ -67,6 +74,9 @@ class BackupAdapter:
     remove_action = None    # the API action named in a failed removal's message
     diff_key = None         # the key of diff mode's before/after lists
     find_references = None  # {id: reason} of backups still in use, or None: nothing is protected
+    # Whether groups may be pruned while other backups are still being created: create_all makes
+    # its backups through the engine's pool and tells each as it is made (on_created).
+    prunes_as_finished = True
 
     def describe(self):
         """The managed backups of the policy (or policies) this run rotates."""
@@ -103,10 +113,18 @@ class BackupAdapter:
         """The API action named when the create call of `request` fails."""
         return self.create_action
 
-    def create_all(self, requests, run):
-        """{id: summary} of every request, a failed one recorded and not stopping the others."""
+    def create_all(self, requests, run, on_created=None):
+        """{id: summary} of every request, a failed one recorded and not stopping the others.
+
+        `on_created({id: summary})` is called from the pool as each create answers.
+        """
+
+        def made(outcome):
+            if outcome.ok and on_created is not None:
+                on_created(outcome.value)
+
         created = {}
-        for outcome in run_bounded(lambda request: self.create(request, run), requests, run.settings.max_concurrency):
+        for outcome in run_bounded(lambda request: self.create(request, run), requests, run.settings.max_concurrency, made):
             if outcome.ok:
                 created.update(outcome.value)
             else:
@@ -154,8 +172,54 @@ class BackupAdapter:
     def after_wait(self, created, backups, run):
         """Once the new backups are waited for and the policy's backups read again."""
 
-    def after_removal(self, removed, backups, run):
-        """Once the plan's backups are removed; `backups` is what the second read found."""
+    def after_removal(self, removed, backups, run, groups):
+        """Once the plan's backups of `groups` are removed; `backups` is what the read before planning found."""
+
+
+# Seconds between the reads of the new backups' states while others are still being created.
+POLL_WHILE_CREATING = 5
+# Groups pruned together while creating: half the 100 tokens of the DeregisterImage and
+# DeleteSnapshot buckets, so a batch does not wait for tokens, and what is left for the last
+# batch once the creates end is at most about this many.
+PRUNE_BATCH = 50
+
+
+class _Creating(threading.Thread):
+    """The create pool of a run, beside its pruning: what it has made so far, and at the end.
+
+    The pool's threads touch the run only through fail() (a set add and a list append, each
+    atomic), and the pruning leaves out the groups failed so far.
+    """
+
+    def __init__(self, adapter, requests, run):
+        super().__init__(name="creates", daemon=True)
+        self.adapter = adapter
+        self.requests = requests
+        self.rotation = run
+        self.lock = threading.Lock()
+        self.so_far = {}
+        self.answer = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.answer = self.adapter.create_all(self.requests, self.rotation, self._made)
+        except Exception as error:  # pylint: disable=broad-except
+            # Raised again in the run's own thread (created()).
+            self.error = error
+
+    def _made(self, backups):
+        with self.lock:
+            self.so_far.update(backups)
+
+    def made(self):
+        with self.lock:
+            return dict(self.so_far)
+
+    def created(self):
+        if self.error is not None:
+            raise self.error
+        return self.answer
 
 
 class RotationRun:
@@ -260,10 +324,16 @@ class RotationRun:
 
     # -- step 3: wait --------------------------------------------------------------------------
 
-    def _wait(self, created):
-        """Wait for the new backups (and those earlier runs left pending); record how the new ones ended."""
+    def _wait(self, created, settled=()):
+        """Wait for the new backups not `settled` yet (and those earlier runs left pending); record how they ended."""
         adapter = self.adapter
-        latest = adapter.wait(sorted(set(created) | set(adapter.earlier_pending(self))), max(0, adapter.wait_timeout_left(self)))
+        waiting = (set(created) - set(settled)) | set(adapter.earlier_pending(self))
+        latest = adapter.wait(sorted(waiting), max(0, adapter.wait_timeout_left(self))) if waiting else {}
+        self._record_states({backup_id: backup for backup_id, backup in created.items() if backup_id not in settled}, latest)
+
+    def _record_states(self, created, latest):
+        """Update the new backups from a describe's `latest`; a pending one is a warning, one not finished a failure."""
+        adapter = self.adapter
         for backup_id, backup in sorted(created.items()):
             backup.update(latest.get(backup_id, {}))
             if backup["state"] == "pending":
@@ -276,10 +346,11 @@ class RotationRun:
 
     # -- steps 5 and 6: plan and remove ----------------------------------------------------------
 
-    def _plan(self, groups, extra=None):
-        """[(backup, reason)] to remove; kept backups are recorded with the rule that keeps them."""
+    def _plan(self, groups, extra=None, keys=None):
+        """[(backup, reason)] to remove from the selected groups (or `keys`); kept backups are recorded with the rule that keeps them."""
         adapter = self.adapter
-        selected = {key: groups.get(key, []) for key in self.selected_groups if key not in self.failed_groups and key not in self.unpruned}
+        keys = self.selected_groups if keys is None else keys
+        selected = {key: groups.get(key, []) for key in keys if key not in self.failed_groups and key not in self.unpruned}
         # keep_verified: backups a restore drill proved are kept whatever the retention says.
         verified = verified_protection(selected, adapter.id_key, self.settings.keep_verified)
         plans, references = plan_groups(selected, adapter.id_key, self.settings.retention, adapter.find_references, extra, verified)
@@ -307,19 +378,77 @@ class RotationRun:
 
     # -- the two entry points ------------------------------------------------------------------
 
+    def _prune(self, created, keys=None, done=()):
+        """Read again, settle and prune: the groups `keys` (all but those `done` when None); `created`: this run's backups.
+
+        Returns the selected groups pruned. With `keys`, a group holding a pending backup is left
+        for later: an overlapping run's or a killed run's pending backup settles once finished.
+        """
+        adapter = self.adapter
+        backups = self._read()
+        groups = self._groups(backups)
+        if keys is None:
+            groups = {key: group for key, group in groups.items() if key not in done}
+            keys = [key for key in self.selected_groups if key not in done]
+        else:
+            keys = [key for key in keys if all(backup["state"] != "pending" for backup in groups.get(key, []))]
+            groups = {key: groups.get(key, []) for key in keys}
+        created = {backup_id: backup for backup_id, backup in created.items() if adapter.group_of(backup) in groups}
+        adapter.after_wait(created, backups, self)
+        groups, own_duplicates = adapter.settle(groups, created, self)
+        removed = self._remove(own_duplicates + self._plan(groups, keys=keys))
+        adapter.after_removal(removed, backups, self, keys)
+        return keys
+
+    def _create_and_prune_as_finished(self, requests):
+        """{id: backup} made; the groups whose new backups are finished are pruned while the others are created.
+
+        The creates run in their own thread; every POLL_WHILE_CREATING seconds one describe reads
+        the new backups' states, and once PRUNE_BATCH groups have theirs finished they are pruned
+        together (a batch costs a read, the reference lookups and the adapter's follow-up, so
+        batches keep the describes per page, not per group). When the creates are done, the rest
+        is waited for as before and pruned in a last batch with the groups that have no new backup.
+        """
+        adapter = self.adapter
+        creating = _Creating(adapter, requests, self)
+        creating.start()
+        settled, done = set(), set()
+        try:
+            while creating.is_alive():
+                creating.join(POLL_WHILE_CREATING)
+                made = creating.made()
+                waiting = sorted(set(made) - settled)
+                if not creating.is_alive() or not waiting:
+                    continue
+                latest = adapter.wait(waiting, 0)
+                finished = {backup_id: made[backup_id] for backup_id in waiting if latest.get(backup_id, {}).get("state", "pending") != "pending"}
+                self._record_states(finished, latest)
+                settled.update(finished)
+                ready = sorted({adapter.group_of(made[backup_id]) for backup_id in settled} - done - self.failed_groups)
+                if len(ready) >= PRUNE_BATCH:
+                    done.update(self._prune(made, keys=ready))
+        finally:
+            # An error while pruning ends the run only once the creates have answered, so the result holds them.
+            creating.join()
+            created = creating.created()
+            self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
+        self._wait(created, settled)
+        self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
+        self._prune(created, done=done)
+        return created
+
     def run(self, subjects):
         adapter = self.adapter
         self.selected_groups = adapter.group_keys(subjects)
         requests = self._choose(subjects, self._groups(self._read()))
+        if self.settings.wait and adapter.prunes_as_finished and requests:
+            self._create_and_prune_as_finished(requests)
+            return self.result
         created = adapter.create_all(requests, self)
         if (created or adapter.earlier_pending(self)) and self.settings.wait:
             self._wait(created)
         self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
-        backups = self._read()
-        adapter.after_wait(created, backups, self)
-        groups, own_duplicates = adapter.settle(self._groups(backups), created, self)
-        removed = self._remove(own_duplicates + self._plan(groups))
-        adapter.after_removal(removed, backups, self)
+        self._prune(created)
         return self.result
 
     def preview(self, subjects):

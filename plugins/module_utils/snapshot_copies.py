@@ -81,6 +81,8 @@ class SnapshotCopies(BackupAdapter):
     also_changes = ("sources_unshared",)
     remove_action = "DeleteSnapshot"
     diff_key = "copies"
+    # The copy queue starts copies in rounds as slots free up; the groups are pruned once it is done.
+    prunes_as_finished = False
 
     def __init__(self, source_ec2, destination_ec2, source_kms, settings, copy_settings, sleep=time.sleep, clock=time.monotonic):
         self.source_ec2 = source_ec2

@@ -30,10 +30,21 @@ def _call(func, item):
         return Outcome(item, error=error)
 
 
-def run_bounded(func, items, max_concurrency):
-    """Call func on every item with at most max_concurrency calls in flight; outcomes in item order."""
+def run_bounded(func, items, max_concurrency, on_done=None):
+    """Call func on every item with at most max_concurrency calls in flight; outcomes in item order.
+
+    `on_done(outcome)`, when given, is called in the worker thread as each call ends, so a caller
+    can act on early results (prune a group once its backup is made) while the others run.
+    """
     items = list(items)
     if not items:
         return []
+
+    def call(item):
+        outcome = _call(func, item)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
     with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(items)))) as pool:
-        return list(pool.map(lambda item: _call(func, item), items))
+        return list(pool.map(call, items))

@@ -230,6 +230,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import 
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
+from ansible_collections.cloudops.aws.plugins.module_utils.request_pacing import RequestPacer
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
@@ -265,7 +266,7 @@ def main():
         module.fail_json(msg=str(error))
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    ec2 = module.client("ec2", retry_decorator=retry)
+    ec2 = RequestPacer().install(module.client("ec2", retry_decorator=retry))
     autoscaling = module.client("autoscaling", retry_decorator=retry)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     rotation = RotationRun(AmiBackups(ec2, autoscaling, settings, image_settings), settings, now)

@@ -255,6 +255,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import AWS
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
+from ansible_collections.cloudops.aws.plugins.module_utils.request_pacing import RequestPacer
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
@@ -311,7 +312,7 @@ def main():
         module.fail_json(msg=str(error))
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    source_ec2 = module.client("ec2", retry_decorator=retry, region=copy_settings.source_region)
+    source_ec2 = RequestPacer().install(module.client("ec2", retry_decorator=retry, region=copy_settings.source_region))
     source_kms = module.client("kms", retry_decorator=retry, region=copy_settings.source_region)
     role_arn = module.params["destination_role_arn"]
     try:
@@ -327,7 +328,7 @@ def main():
         module.fail_json(msg=str(error))
     except (BotoCoreError, ClientError) as error:
         module.fail_json_aws(error, msg="could not assume destination_role_arn %s" % role_arn)
-    destination_ec2 = module.client("ec2", retry_decorator=retry, **destination_credentials)
+    destination_ec2 = RequestPacer().install(module.client("ec2", retry_decorator=retry, **destination_credentials))
     copies = SnapshotCopies(source_ec2, destination_ec2, source_kms, settings, copy_settings)
     run = RotationRun(copies, settings, datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
 

@@ -187,6 +187,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import se
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
+from ansible_collections.cloudops.aws.plugins.module_utils.request_pacing import RequestPacer
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import RotationRun
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import RotationSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import rotation_argument_spec
@@ -241,7 +242,7 @@ def main():
     except ValueError as error:
         module.fail_json(msg=str(error))
 
-    ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
+    ec2 = RequestPacer().install(module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10)))
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     rotation = RotationRun(SnapshotBackups(ec2, settings, snapshot_settings), settings, now)
     with ending_on_errors(module, "snapshot_rotate", rotation):

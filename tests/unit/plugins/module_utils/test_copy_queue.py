@@ -134,6 +134,15 @@ def test_slots_are_polled_on_the_shared_schedule():
     assert clock.sleeps[:6] == [2, 4, 8, 15, 15, 15]
 
 
+def test_a_round_that_frees_slots_starts_the_schedule_again():
+    clock = Clock()
+
+    start(FakeEC2(clock, duration=3), clock, 4, max_in_flight=1)
+
+    # Each copy takes 3 s: seen completed after 2 + 4 s, and the next copy's rounds start at 2 s again.
+    assert clock.sleeps == [2, 4, 2, 4, 2, 4]
+
+
 def test_another_error_fails_that_source_only():
     clock = Clock()
     ec2 = FakeEC2(clock, failing={"snap-source-01": "IncorrectState"})

@@ -6,9 +6,11 @@ left there, not only on the run's report.
 
 import datetime
 import itertools
+import threading
 
 import pytest
 
+from ansible_collections.cloudops.aws.plugins.module_utils import rotation_engine
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import BackupAdapter
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_engine import Request
@@ -338,3 +340,37 @@ def test_keep_verified_keeps_the_newest_drilled_backups_the_policy_would_remove(
     kept = {entry["backup_id"]: entry["reason"] for entry in result["retained"]}
     assert kept["old-a-3"] == "keep_verified (1 of 1): restore drill passed 2026-11-22T04:00:00Z"
     assert result["protected"] == []
+
+
+def test_groups_are_pruned_as_their_backups_finish_while_later_ones_are_still_created(store, ids, monkeypatch):
+    monkeypatch.setattr(rotation_engine, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(rotation_engine, "POLL_WHILE_CREATING", 0.01)
+    for source in "abc":
+        history(store, source, 2)
+        history(store, source, 1)
+    pruned = threading.Event()
+
+    def prepare(adapter):
+        create, remove = adapter.create, adapter.remove
+
+        def slow_create(request, run):
+            if request.subject == "c":
+                # c's create answers only once a's and b's oldest generations are gone (or after 5 s).
+                pruned.wait(5)
+            return create(request, run)
+
+        def watched_remove(backup):
+            remove(backup)
+            if not {"old-a-2", "old-b-2"} & set(store):
+                pruned.set()
+
+        adapter.create, adapter.remove = slow_create, watched_remove
+
+    _run, result, adapter = run_once(store, ids, ["a", "b", "c"], prepare=prepare)
+
+    assert by_source(store) == {"a": ["bk-1", "old-a-1"], "b": ["bk-2", "old-b-1"], "c": ["bk-3", "old-c-1"]}
+    assert adapter.calls.index("create c") > max(adapter.calls.index("remove old-a-2"), adapter.calls.index("remove old-b-2"))
+    # One read to choose, one for the batch of a and b, one for the last batch (c).
+    assert adapter.calls.count("describe") == 3
+    assert sorted(entry["backup_id"] for entry in result["removed"]) == ["old-a-2", "old-b-2", "old-c-2"]
+    assert [entry["backup_id"] for entry in result["created"]] == ["bk-1", "bk-2", "bk-3"] and result["failures"] == []
