@@ -42,14 +42,14 @@ def send(pacer, action, response=ANSWERED):
 
 
 def test_an_action_never_throttled_is_never_held(pacer, fake_time):
-    for _ in range(500):
+    for _call in range(500):
         send(pacer, "CreateImage")
     assert fake_time.slept == [] and pacer.held_seconds == 0
 
 
 def test_after_a_throttle_the_action_is_spread_at_its_refill_rate_and_others_are_not(pacer, fake_time):
     send(pacer, "CreateImage", THROTTLED)
-    for _ in range(4):
+    for _call in range(4):
         send(pacer, "CreateImage")
     send(pacer, "DeregisterImage")
 
@@ -62,14 +62,14 @@ def test_after_a_throttle_the_action_is_spread_at_its_refill_rate_and_others_are
 def test_calls_waiting_together_take_their_tokens_in_turn(pacer, fake_time):
     send(pacer, "DeleteSnapshot", THROTTLED)
     # Ten threads asking at the same moment: each is told its own turn.
-    holds = [pacer.hold("DeleteSnapshot") for _ in range(10)]
+    holds = [pacer.hold("DeleteSnapshot") for _call in range(10)]
     assert holds == pytest.approx([0.2 * n for n in range(1, 11)])
 
 
 def test_the_copy_refills_up_to_the_bucket_size_when_idle(pacer, fake_time):
     send(pacer, "DeregisterImage", THROTTLED)
     fake_time.now += 3600
-    holds = [pacer.hold("DeregisterImage") for _ in range(101)]
+    holds = [pacer.hold("DeregisterImage") for _call in range(101)]
     # A full bucket of 100 goes at once; the 101st waits for a refill.
     assert holds[:100] == [0.0] * 100 and holds[100] == pytest.approx(0.2)
 
