@@ -11,6 +11,7 @@ import json
 
 import boto3
 import pytest
+import yaml
 
 from aws_state import mutating_calls
 from aws_state import tags_of
@@ -153,12 +154,20 @@ def test_enforced_corrects_a_hand_start_every_run_and_a_run_again_changes_nothin
     assert again["changed"] is False and mutating_calls(slow) == [] and again["totals"]["unchanged"] == 2
 
 
-def test_monday_morning_starts_what_the_schedule_stopped_and_retain_running_keeps_what_was_already_running(slow, ec2):
+def test_monday_morning_starts_what_the_schedule_stopped_and_retain_running_keeps_what_was_already_running(slow, ec2, tmp_path):
     ids = fleet(slow, {"name": "stopped-on-friday", "state": "stopped", "tags": {APPLIED: "stopped " + FRIDAY_EVENING}},
                 {"name": "started-by-hand", "tags": {APPLIED: "stopped " + FRIDAY_EVENING}})
     schedules = [dict(OFFICE, retain_running=True)]
+    # The morning through the role, the schedules in a file.
+    schedule_file = tmp_path / "schedules.yml"
+    schedule_file.write_text(yaml.safe_dump({"periods": PERIODS, "schedules": schedules}))
+    role = {"name": "schedule", "ansible.builtin.include_role": {"name": "cloudops.aws.schedule"},
+            "vars": {"schedule_file": str(schedule_file), "schedule_now": "2026-11-30T08:05:00+01:00"}}
 
-    morning = schedule_run(slow, now="2026-11-30T08:05:00+01:00", schedules=schedules)
+    results, report = play(slow, [role])
+    morning = next(result for result in results if "instances" in result)
+
+    assert report["stats"]["localhost"]["failures"] == 0, results
 
     assert not morning.get("failed") and morning["started"] == [ids["stopped-on-friday"]]
     assert states(ec2, ids.values()) == dict.fromkeys(ids.values(), "running")
