@@ -1,0 +1,73 @@
+"""The exhaustive least-privilege campaign of docs/iam/: every procedure run by a user holding just its
+policy, and once more without each action its run calls, on the simulator with IAM checks on.
+
+`make test` runs a representative part of it (tests/integration/test_iam_policies.py); this script runs
+all of it, in as few simultaneous parts as the simulator's Regions allow (a few minutes on 2 cores).
+Prints one table per procedure and exits 1 when an outcome is not what the documents promise.
+
+    PYTHONPATH=build/collections:tests .venv/bin/python tests/reliability/iam_campaign.py [--procedure backup ...]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+
+import iam_procedures  # noqa: E402  (tests/integration, as the test imports it)
+from simulator.client import running_simulator  # noqa: E402
+
+
+def verdict(procedure, outcome, problems):
+    scenario = outcome.scenario
+    if problems:
+        return "WRONG: " + "; ".join(problems)
+    if scenario.removed is None:
+        return "succeeded, did its work"
+    if (procedure.name, scenario.removed) in iam_procedures.WARNS_WITHOUT:
+        return "succeeded, warned naming it"
+    return "failed in %r naming it" % outcome.failed_task
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--procedure", action="append", choices=sorted(iam_procedures.PROCEDURES),
+                        help="only this procedure (repeatable; default: all)")
+    args = parser.parse_args()
+    names = args.procedure or list(iam_procedures.PROCEDURES)
+    plan = iam_procedures.plan_for(names, iam_procedures.removable_actions)
+    parts = iam_procedures.split_plan(plan)
+    scenarios = sum(len(group) for _procedure, group in plan)
+    print("least-privilege campaign: %d procedures, %d scenarios in %d part(s)" % (len(names), scenarios, len(parts)), flush=True)
+    rows, wrong = {}, 0
+    started = time.monotonic()
+    with running_simulator() as sim, tempfile.TemporaryDirectory() as workdir:
+        for number, part in enumerate(parts, 1):
+            part_started = time.monotonic()
+            outcomes = iam_procedures.run(sim, part, Path(workdir) / ("part-%d" % number))
+            for procedure, group in part:
+                for scenario in group:
+                    outcome = outcomes[scenario.host]
+                    problems = iam_procedures.problems_of(sim, procedure, outcome)
+                    wrong += bool(problems)
+                    label = "without " + scenario.removed if scenario.removed else scenario.host.split("-", 1)[-1]
+                    rows.setdefault(procedure.name, []).append((label, verdict(procedure, outcome, problems)))
+            print("part %d/%d: %d scenarios, %.0f s" % (number, len(parts), sum(len(g) for _p, g in part), time.monotonic() - part_started),
+                  flush=True)
+    for name in names:
+        print("\n%s (%s)" % (name, ", ".join(doc + ".json" for doc in filter(None, (
+            iam_procedures.PROCEDURES[name].policy_name, iam_procedures.PROCEDURES[name].role_policy_name)))))
+        width = max(len(label) for label, _verdict in rows[name])
+        for label, text in rows[name]:
+            print("  %-*s  %s" % (width, label, text))
+        for action, reason in iam_procedures.NOT_CALLED[name].items():
+            print("  %-*s  not called by the run: %s" % (width, action, reason))
+    print("\n%d scenarios, %d not as documented, %.0f s" % (scenarios, wrong, time.monotonic() - started))
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
