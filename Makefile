@@ -78,8 +78,9 @@ ee: venv  ## the execution environment's build context in build/ee/context (this
 bench: venv collection  ## prints API calls and wall time of ami_rotate over many instances
 	$(BIN)/python tests/benchmarks/bench_ami_rotate.py
 
-soak: venv collection  ## the long fault campaigns of every module (3 rounds, seed from the clock)
+soak: venv collection  ## the long fault campaigns of every module (3 rounds, seed from the clock), and every action of docs/iam/ removed in turn
 	$(BIN)/python tests/reliability/soak.py
+	$(BIN)/python tests/reliability/iam_campaign.py
 
 clean:
 	rm -rf build tests/output .pytest_cache
