@@ -11,10 +11,18 @@ with a later instant before a wave or batch once an hour has passed since, and r
 ends, however it ends. A run
 that is killed leaves its mark, which stops counting at its instant: a crash never pins an instance for
 longer than TTL. The mark is removed by value, so a run never removes another run's mark.
+
+Marking is a courtesy to the schedule, not part of the run's work: a run whose role may not write the tag
+(a policy written before the mark existed) goes on, with a warning.
 """
 
 import datetime
 from dataclasses import dataclass
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing dependency
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
@@ -62,7 +70,7 @@ def _now():
 
 
 class MaintenanceMarks:
-    """The marks one run sets on the instances it works on; `warnings` collects the clearing errors."""
+    """The marks one run sets on the instances it works on; `warnings` collects the tagging errors."""
 
     def __init__(self, ec2, owner, clock=_now, ttl=TTL):
         self.ec2 = ec2
@@ -72,26 +80,36 @@ class MaintenanceMarks:
         self.instance_ids = []
         self.value = None
         self.marked_at = None
+        self.refused = False
+        self.tagged = False
         self.warnings = []
 
     def _tag(self, instance_ids, now=None):
         self.marked_at = now or self.clock()
         self.value = Mark(self.marked_at + self.ttl, self.owner).value
         tags = ansible_dict_to_boto3_tag_list({MAINTENANCE_TAG: self.value})
-        for chunk in chunks(instance_ids):
-            self.ec2.create_tags(aws_retry=True, Resources=chunk, Tags=tags)
+        try:
+            for chunk in chunks(instance_ids):
+                self.ec2.create_tags(aws_retry=True, Resources=chunk, Tags=tags)
+                self.tagged = True
+        except ClientError as error:
+            # No more tries this run: the same policy would refuse every one.
+            self.refused = True
+            self.warnings.append("could not tag the instances %s (%s): cloudops.aws.instance_schedule may start or stop them "
+                                 "during this run; allow ec2:CreateTags and ec2:DeleteTags of that tag key"
+                                 % (MAINTENANCE_TAG, error_text(error)))
 
     def mark(self, instance_ids):
         """Mark these instances too (and the marked ones again, so all carry one value)."""
         added = [i for i in instance_ids if i not in self.instance_ids]
-        if added:
+        if added and not self.refused:
             self.instance_ids += added
             self._tag(self.instance_ids)
 
     def refresh(self):
         """Before each wave or batch: mark the instances again from now once the mark is RENEW_AFTER old, so a long run
         stays marked and a short one makes no more calls."""
-        if not self.instance_ids:
+        if not self.instance_ids or self.refused:
             return
         now = self.clock()
         if now - self.marked_at >= RENEW_AFTER:
@@ -99,7 +117,7 @@ class MaintenanceMarks:
 
     def clear(self):
         """Remove this run's marks; an error is a warning (the marks expire), never the run's failure."""
-        if not self.instance_ids:
+        if not self.tagged:
             return
         try:
             for chunk in chunks(self.instance_ids):

@@ -4,6 +4,7 @@
 leaves them alone, and remove the marks when they end, also when they fail; a run with nothing to do marks nothing."""
 
 import pytest
+from botocore.exceptions import ClientError
 from deploy_fakes import DeployAws
 from patching_fakes import NOW
 from patching_fakes import Clock
@@ -87,6 +88,38 @@ def test_patch_rollout_marks_stopped_instances_before_starting_them_and_clears_a
     installs = [marks for name, marks in seen if name == "send_command"]
     assert all(value is not None for marks in installs[1:] for value in marks.values())
     assert all(MAINTENANCE_TAG not in aws.instances[i]["tags"] for i in running + stopped)
+
+
+def test_a_run_whose_policy_refuses_the_mark_goes_on_with_a_warning():
+    aws = DeployAws()
+    ids = aws.add_instances(2)
+
+    def refused(**_request):
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "not authorized"}}, "CreateTags")
+    original = aws.create_tags
+
+    def create_tags(**request):
+        if any(tag["Key"] == MAINTENANCE_TAG for tag in request["Tags"]):
+            return refused(**request)
+        return original(**request)
+    aws.create_tags = create_tags
+    untagged = []
+    original_delete = aws.delete_tags
+
+    def delete_tags(**request):
+        untagged.extend(tag["Key"] for tag in request["Tags"])
+        return original_delete(**request)
+    aws.delete_tags = delete_tags
+
+    run = deploy(aws, instance_ids=ids)
+
+    # Nothing was tagged, so nothing is untagged.
+    assert MAINTENANCE_TAG not in untagged
+    assert run.verdict() is None and [aws.instances[i]["tags"].get("cloudops:deployed-version") for i in ids] == ["2.0", "2.0"]
+    assert [warning for warning in run.warnings if MAINTENANCE_TAG in warning] == [
+        "could not tag the instances cloudops:maintenance (An error occurred (UnauthorizedOperation) when calling the CreateTags "
+        "operation: not authorized): cloudops.aws.instance_schedule may start or stop them during this run; allow ec2:CreateTags "
+        "and ec2:DeleteTags of that tag key"]
 
 
 def test_a_failed_rollout_clears_its_marks_too():
