@@ -156,7 +156,8 @@ def decide(instance, situation, now):
     state = instance["state"]
     applied = Applied.parse(tags.get(APPLIED_TAG))
     key = situation.edge_key
-    new_edge = applied is None or applied.edge != key
+    # A schedule edited since (its latest edge now wants another state) counts as a new edge too.
+    new_edge = applied is None or applied.edge != key or applied.state != desired
     enforced = situation.enforced or situation.override
     if not enforced and not new_edge:
         if state == desired:

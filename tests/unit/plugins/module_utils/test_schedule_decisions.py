@@ -81,6 +81,17 @@ def test_missed_runs_still_act_on_the_latest_edge():
     assert decision.action == "stop" and decision.tag == Applied("stopped", FRIDAY_EVENING)
 
 
+def test_a_schedule_edited_so_that_its_latest_edge_wants_another_state_acts_again():
+    # The tag names the latest edge, 07:00 UTC, with the state an earlier version of the schedule wanted there.
+    spec = [{"name": "office", "begintime": "08:00", "endtime": "18:00", "weekdays": "mon-fri"},
+            {"name": "late", "begintime": "18:00", "endtime": "22:00", "weekdays": "mon-fri"}]
+    now = at("2026-11-27T19:00:00Z")
+    edited = Situation.of(build_schedules([{"name": "office", "periods": ["office", "late"], "timezone": "Europe/Berlin"}], spec)["office"], now)
+    assert edited.edge.key == "2026-11-27T07:00:00Z"
+    decision = decide(instance("stopped", **applied("stopped 2026-11-27T07:00:00Z")), edited, now)
+    assert decision.action == "start" and decision.tag == Applied("running", "2026-11-27T07:00:00Z")
+
+
 def test_a_newly_tagged_instance_is_brought_to_the_wanted_state():
     now = "2026-11-28T10:00:00Z"
     assert decide(instance("running"), situation(now), at(now)).action == "stop"
