@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+# shellcheck source=scripts/collection_copy.sh
+source "$ROOT/scripts/collection_copy.sh"
 VENV=${VENV:-$ROOT/.venv}
 GALAXY_VENV=${GALAXY_VENV:-$ROOT/.venv-galaxy}
 WORK=$ROOT/build/galaxy-import
@@ -27,31 +29,11 @@ done
 
 rm -rf "$WORK"
 mkdir -p "$STAGE" "$WORK/dist"
-(
-    cd "$ROOT"
-    git ls-files -z --cached --others --exclude-standard |
-        while IFS= read -r -d '' path; do
-            case $path in .venv | .venv/* | build | build/*) continue ;; esac
-            if [[ -e $path || -L $path ]]; then printf '%s\0' "$path"; fi
-        done |
-        tar --null --no-recursion -T - -cf - |
-        tar -C "$STAGE" -xf -
-)
+stage_collection "$ROOT" "$STAGE"
 
 # The importer points ANSIBLE_COLLECTIONS_PATH at its own extraction directory; ansible-doc and
 # ansible-lint still find collections in ansible_collections directories on the Python path.
-# amazon.aws (its doc fragments, module_utils and modules) comes from the ansible package in .venv.
-amazon_aws=$("$VENV/bin/python" -c '
-import importlib.util
-spec = importlib.util.find_spec("ansible_collections.amazon.aws")
-print(list(spec.submodule_search_locations)[0] if spec else "")
-')
-if [[ -z $amazon_aws ]]; then
-    echo "galaxy_import.sh: amazon.aws is not installed in $VENV (it comes with the ansible package)" >&2
-    exit 2
-fi
-mkdir -p "$WORK/deps/ansible_collections/amazon"
-ln -sfn "$amazon_aws" "$WORK/deps/ansible_collections/amazon/aws"
+link_amazon_aws "$VENV" "$WORK/deps"
 
 cat >"$WORK/galaxy-importer.cfg" <<'EOF'
 [galaxy-importer]

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+# shellcheck source=scripts/collection_copy.sh
+source "$ROOT/scripts/collection_copy.sh"
 VENV=${VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
 SANITY_PYTHON=${SANITY_PYTHON:-3.11}
@@ -51,35 +53,14 @@ fi
 # --- stage the collection ----------------------------------------------------------------
 rm -rf "$STAGE"
 mkdir -p "$STAGE"
-(
-    cd "$ROOT"
-    # --cached also lists tracked files deleted from the work tree; copy only what exists.
-    # A symlinked .venv or build escapes the directory patterns in .gitignore: skip them.
-    git ls-files -z --cached --others --exclude-standard |
-        while IFS= read -r -d '' path; do
-            case $path in .venv | .venv/* | build | build/*) continue ;; esac
-            if [[ -e $path || -L $path ]]; then printf '%s\0' "$path"; fi
-        done |
-        tar --null --no-recursion -T - -cf - |
-        tar -C "$STAGE" -xf -
-)
+stage_collection "$ROOT" "$STAGE"
 # ansible-test lists content with git when the collection is in a work tree; without a
 # repository here it would find the checkout's own (where build/ is ignored) and see no
 # files.  Untracked files are listed too, so nothing needs to be committed.
 git -C "$STAGE" init --quiet
 
 # Dependencies are found in the same collection root as the collection under test.
-amazon_aws=$("$PY" -c '
-import importlib.util
-spec = importlib.util.find_spec("ansible_collections.amazon.aws")
-print(list(spec.submodule_search_locations)[0] if spec else "")
-')
-if [[ -z $amazon_aws ]]; then
-    echo "sanity.sh: amazon.aws is not installed in $VENV (it comes with the ansible package)" >&2
-    exit 2
-fi
-mkdir -p "$COLLECTION_ROOT/ansible_collections/amazon"
-ln -sfn "$amazon_aws" "$COLLECTION_ROOT/ansible_collections/amazon/aws"
+link_amazon_aws "$VENV" "$COLLECTION_ROOT"
 
 # --- run -----------------------------------------------------------------------------------
 cd "$STAGE"
