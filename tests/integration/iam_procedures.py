@@ -550,7 +550,7 @@ class Patch(Procedure):
     playbook = REPO / "playbooks" / "patch.yml"
     extra_vars = {"patch_group": "web", "patch_mode": "install", "patch_start_stopped": True, "patch_health_command": HEALTH,
                   "patch_wave_size": "100%", "patch_pre_image_retention": {"keep_last": 1}, "patch_pre_image_min_interval": "",
-                  "patch_compliance_details": True, "patch_rollback": True, "patch_healthy_timeout": 30, "patch_drain_timeout": 30}
+                  "patch_compliance_details": True, "patch_rollback": True, "patch_healthy_timeout": 120, "patch_drain_timeout": 120}
 
     def seed(self, sim, scenario):
         region = scenario.region
@@ -589,8 +589,8 @@ class DeployRolling(Procedure):
     policy_name = "deploy_rolling"
     playbook = REPO / "playbooks" / "deploy.yml"
     extra_vars = {"deploy_strategy": "rolling", "deploy_target_group_names": ["web"], "deploy_version": "1.4.2", "deploy_commands": DEPLOY,
-                  "deploy_health_command": "test -s app/VERSION", "deploy_batch_size": "50%", "deploy_healthy_timeout": 30,
-                  "deploy_drain_timeout": 30}
+                  "deploy_health_command": "test -s app/VERSION", "deploy_batch_size": "50%", "deploy_healthy_timeout": 120,
+                  "deploy_drain_timeout": 120}
 
     def seed(self, sim, scenario):
         ids = sim.seed({"region": scenario.region, "instances": [{"name": "web", "count": 2, "tags": {"App": "shop"}}]})["instances"]
@@ -615,7 +615,7 @@ class DeployBlueGreen(Procedure):
     policy_name = "deploy_blue_green"
     playbook = REPO / "playbooks" / "deploy.yml"
     extra_vars = {"deploy_strategy": "blue_green", "bg_blue_target_group": "shop-blue", "bg_green_target_group": "shop-green",
-                  "bg_steps": [50, 100], "bg_bake_time": 1, "bg_healthy_timeout": 30, "bg_version": "2.0", "bg_deploy_commands": DEPLOY,
+                  "bg_steps": [50, 100], "bg_bake_time": 1, "bg_healthy_timeout": 120, "bg_version": "2.0", "bg_deploy_commands": DEPLOY,
                   "bg_deploy_batch_size": "100%", "bg_deploy_min_healthy": "0", "bg_health_command": "test -s app/VERSION",
                   "bg_alarm_names": ["shop-5xx"]}
 
@@ -698,7 +698,7 @@ class Schedule(Procedure):
                                        {"name": "evening", "begintime": "18:30", "endtime": "23:00"}],
                   "schedule_schedules": [{"name": "office", "periods": ["office-hours"], "timezone": "Europe/Berlin"},
                                          {"name": "late", "periods": ["evening"], "timezone": "Europe/Berlin"}],
-                  "schedule_now": "2026-11-27T19:00:00+01:00", "schedule_verify_timeout": 60}
+                  "schedule_now": "2026-11-27T19:00:00+01:00", "schedule_verify_timeout": 120}
 
     def seed(self, sim, scenario):
         ids = sim.seed({"region": scenario.region, "instances": [{"name": "dev", "tags": {"Schedule": "office"}},
