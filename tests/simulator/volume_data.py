@@ -16,6 +16,9 @@ at a device is mounted in it at `volumes/<device name>`: `/dev/sdf` at `volumes/
   holds no files yet has no directory until a command makes it (`mkdir -p volumes/xvdf`), so the
   sandboxes of instances nobody writes volumes on look as they did before.
 
+DescribeVolumes gives every volume a `SnapshotId`, empty for one not made from a snapshot, as AWS does (moto left
+the key out, and amazon.aws.ec2_vol_info failed on it).
+
 Files are kept under the SSM engine's root, which a reset removes, in `volumes/<volume or snapshot id>`;
 nothing is kept in memory. Snapshots that CreateImage makes hold no files: an image restores the whole
 sandbox through machines.MACHINES instead.
@@ -25,6 +28,7 @@ import os
 import shutil
 
 from moto.ec2.models.elastic_block_store import EBSBackend
+from moto.ec2.models.elastic_block_store import Volume
 
 from simulator.ssm_commands import ENGINE as SSM_ENGINE
 
@@ -117,6 +121,14 @@ def delete_snapshot(self, snapshot_id):
     return snapshot
 
 
+def _get_source_snapshot(volume):
+    return volume.__dict__.get("_snapshot_id") or ""
+
+
+def _set_source_snapshot(volume, value):
+    volume.__dict__["_snapshot_id"] = value
+
+
 _PATCHES = (create_snapshot, copy_snapshot, create_volume, attach_volume, detach_volume, delete_volume, delete_snapshot)
 _previous = {}
 
@@ -128,4 +140,5 @@ def install():
     for patch in _PATCHES:
         _previous[patch.__name__] = getattr(EBSBackend, patch.__name__)
         setattr(EBSBackend, patch.__name__, patch)
+    Volume.snapshot_id = property(_get_source_snapshot, _set_source_snapshot)
     EBSBackend._volume_data_patched = True

@@ -124,3 +124,14 @@ def test_a_root_volume_snapshot_holds_the_sandbox_and_a_copy_holds_the_same_file
     dr_ssm = aws("ssm", region="us-west-2")
     # The root file system, without the data volumes mounted in it.
     assert run(dr_ssm, helper["InstanceId"], "cat volumes/sdf/etc/role; ls volumes/sdf") == "web\netc\n"
+
+
+def test_every_volume_has_a_snapshot_id_empty_when_not_made_from_one(ec2, instance):
+    snapshot_id = ec2.create_snapshot(VolumeId=instance["volumes"][1])["SnapshotId"]
+    restored = ec2.create_volume(SnapshotId=snapshot_id, AvailabilityZone="us-east-1a")["VolumeId"]
+
+    volumes = {v["VolumeId"]: v for v in ec2.describe_volumes()["Volumes"]}
+
+    assert volumes[instance["volumes"][1]]["SnapshotId"] == "" and volumes[restored]["SnapshotId"] == snapshot_id
+    filtered = ec2.describe_volumes(Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}])["Volumes"]
+    assert [v["VolumeId"] for v in filtered] == [restored]
