@@ -5,7 +5,11 @@ policy, and once more without each action its run calls, on the simulator with I
 all of it, in as few simultaneous parts as the simulator's Regions allow (a few minutes on 2 cores).
 Prints one table per procedure and exits 1 when an outcome is not what the documents promise.
 
-    PYTHONPATH=build/collections:tests .venv/bin/python tests/reliability/iam_campaign.py [--procedure backup ...]
+With --record, each procedure runs once as a user allowed everything instead, and the script prints the
+actions its run called (from the simulator's call log) against its documents: how the documents were made,
+and how to update them when a module starts calling something new.
+
+    PYTHONPATH=build/collections:tests .venv/bin/python tests/reliability/iam_campaign.py [--procedure backup ...] [--record]
 """
 
 import argparse
@@ -32,12 +36,40 @@ def verdict(procedure, outcome, problems):
     return "failed in %r naming it" % outcome.failed_task
 
 
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def record(names):
+    """Each procedure once, allowed everything: the actions its run calls against its documents; 1 if one is missing."""
+    plan = []
+    for name in names:
+        procedure = iam_procedures.PROCEDURES[name]
+        plan.append((procedure, [iam_procedures.Scenario("%s-recorded" % name, ALLOW_ALL,
+                                                         role_policy=ALLOW_ALL if procedure.role_policy_name else None)]))
+    missing = 0
+    with running_simulator() as sim, tempfile.TemporaryDirectory() as workdir:
+        outcomes = iam_procedures.run(sim, plan, Path(workdir))
+    for procedure, (scenario,) in plan:
+        outcome = outcomes[scenario.host]
+        called = outcome.actions() - iam_procedures.NEEDS_NO_PERMISSION
+        documented = set(iam_procedures.document_actions(procedure))
+        missing += len(called - documented)
+        print("\n%s: %s" % (procedure.name, "the run failed in %r" % outcome.failed_task if outcome.rc_failed else "ran"))
+        for action in sorted(called | documented):
+            note = ("called" if action in called else "not called: " + iam_procedures.NOT_CALLED[procedure.name].get(action, "(no reason given)"))
+            print("  %-50s %s%s" % (action, note, "" if action in documented else ", MISSING from the documents"))
+    return 1 if missing else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--procedure", action="append", choices=sorted(iam_procedures.PROCEDURES),
                         help="only this procedure (repeatable; default: all)")
+    parser.add_argument("--record", action="store_true", help="run each procedure allowed everything and list the actions it calls")
     args = parser.parse_args()
     names = args.procedure or list(iam_procedures.PROCEDURES)
+    if args.record:
+        return record(names)
     plan = iam_procedures.plan_for(names, iam_procedures.removable_actions)
     parts = iam_procedures.split_plan(plan)
     scenarios = sum(len(group) for _procedure, group in plan)
