@@ -46,6 +46,7 @@ def test_pre_and_post_backup_commands_decide_and_tag_the_consistency_and_always_
                                    "volumes": [{"device": "/dev/xvda", "size": 8}, {"device": "/dev/sdf", "size": 20}]}]})["instances"]
     shell(ssm, app["app-2"], "touch refuse")
     shell(ssm, app["app-3"], "touch slow")
+    sim.clear_log()
     # app-4's image cannot be made: the backup fails after its pre-backup commands succeeded.
     sim.add_fault(action="CreateImage", code="IncorrectInstanceState", match=app["app-4"], status=400)
     around = {"pre_backup_commands": PRE, "pre_backup_timeout": 2, "post_backup_commands": POST, "min_interval": ""}
@@ -82,3 +83,7 @@ def test_pre_and_post_backup_commands_decide_and_tag_the_consistency_and_always_
     thawed = {name: (sandbox(sim, instance_id) / "thaw.log").read_text().count("thawed") for name, instance_id in app.items()}
     assert thawed == {"app-1": 2, "app-2": 2, "app-3": 1, "app-4": 1}
     assert {name: (sandbox(sim, instance_id) / "state").read_text() for name, instance_id in app.items()} == dict.fromkeys(app, "thawed\n")
+
+    # The application is frozen only around the create calls: each role's post-backup commands follow them at once.
+    order = [call["action"] for call in sim.calls() if call["action"] in ("SendCommand", "CreateImage", "CreateSnapshot", "CreateSnapshots")]
+    assert order == ["SendCommand", "CreateImage", "CreateImage", "SendCommand", "SendCommand", "CreateSnapshot", "CreateSnapshot", "SendCommand"]
