@@ -17,7 +17,7 @@ export UV_NATIVE_TLS := 1
 # loadgroup: the tests of one xdist_group (a file's shared playbook run) go to one worker.
 PYTEST_WORKERS ?= 4
 
-.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection ee clean
+.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection ee docs clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
@@ -42,8 +42,18 @@ collection:
 sanity: venv
 	bash scripts/sanity.sh
 
+# ansible-lint; the changelog fragments and changelogs/changelog.yaml (antsibull-changelog); the modules' and roles'
+# documentation as antsibull-docs renders it (schema, markup, references, reStructuredText). antsibull-docs copies
+# the collection and amazon.aws from .venv to a scratch directory: git must not take .venv for part of this
+# repository, or only tracked files would be copied.
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	GIT_CEILING_DIRECTORIES=$(CURDIR)/$(VENV) $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+docs: venv collection  ## the module and role reference as HTML in build/docs/html (antsibull-docs and Sphinx), failing on any warning
+	bash scripts/docs.sh
 
 # galaxy-importer pins dependencies that clash with requirements-dev.txt: it gets its own virtualenv.
 galaxy-venv: .venv-galaxy/.installed
