@@ -25,6 +25,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ownership import RESE
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import TAG_KEY_MAX
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import TAG_VALUE_MAX
 from ansible_collections.cloudops.aws.plugins.module_utils.rotation_settings import validate_max_concurrency
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import checked_values
 
 STATES = ("started", "finished")
 SOURCES = ("image", "snapshot")
@@ -65,17 +66,6 @@ def argument_spec():
 def new_run_id(now):
     """A run id for a drill started without one: its start time and 8 random hex digits."""
     return "drill-%s-%s" % (now.strftime("%Y%m%dT%H%M%S"), uuid.uuid4().hex[:8])
-
-
-def _ids(option, values, pattern, meaning):
-    if values is None:
-        return None
-    if not values:
-        raise ValueError("%s: the list is empty" % option)
-    bad = [value for value in values if not pattern.match(str(value))]
-    if bad:
-        raise ValueError("%s: not %s: %s" % (option, meaning, ", ".join(repr(value) for value in bad)))
-    return tuple(dict.fromkeys(str(value) for value in values))
 
 
 def _tags(tags):
@@ -175,11 +165,11 @@ class DrillSettings:
             source=params["source"],
             run_id=run_id,
             instance_ids=None if instance_ids is None else tuple(validate_instance_ids(instance_ids)),
-            volume_ids=_ids("volume_ids", params["volume_ids"], VOLUME_ID_PATTERN, "a volume id"),
+            volume_ids=checked_values("volume_ids", params["volume_ids"], VOLUME_ID_PATTERN, "a volume id"),
             filters=params["filters"],
             policy=params["policy"].strip() or None if params["policy"] is not None else None,
             subnet_id=params["subnet_id"],
-            security_group_ids=_ids("security_group_ids", params["security_group_ids"], GROUP_PATTERN, "a security group id") or (),
+            security_group_ids=checked_values("security_group_ids", params["security_group_ids"], GROUP_PATTERN, "a security group id") or (),
             instance_type=params["instance_type"],
             instance_profile=params["instance_profile"],
             helper_image_id=params["helper_image_id"],

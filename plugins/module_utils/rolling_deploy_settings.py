@@ -17,6 +17,7 @@ from typing import Tuple
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import validate_instance_ids
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import check_one_selection
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import checked_values
 from ansible_collections.cloudops.aws.plugins.module_utils.waves import Size
 
 SELECTIONS = ("instance_ids", "filters", "target_group_arns", "target_group_names")
@@ -72,17 +73,6 @@ def _commands(option, lines):
     return tuple(str(line) for line in lines)
 
 
-def _names(option, values, pattern, meaning):
-    if values is None:
-        return None
-    if not values:
-        raise ValueError("%s: the list is empty" % option)
-    bad = [value for value in values if not pattern.match(str(value))]
-    if bad:
-        raise ValueError("%s: not %s: %s" % (option, meaning, ", ".join(repr(value) for value in bad)))
-    return tuple(dict.fromkeys(values))
-
-
 @dataclass(frozen=True)
 class RollingDeploySettings:
     """One rolling_deploy's options, checked when built: ValueError names the option and the value.
@@ -130,8 +120,8 @@ class RollingDeploySettings:
         return cls(
             instance_ids=None if instance_ids is None else tuple(validate_instance_ids(instance_ids)),
             filters=params["filters"],
-            target_group_arns=_names("target_group_arns", params["target_group_arns"], TARGET_GROUP_ARN, "a target group ARN"),
-            target_group_names=_names("target_group_names", params["target_group_names"], TARGET_GROUP_NAME, "a target group name"),
+            target_group_arns=checked_values("target_group_arns", params["target_group_arns"], TARGET_GROUP_ARN, "a target group ARN"),
+            target_group_names=checked_values("target_group_names", params["target_group_names"], TARGET_GROUP_NAME, "a target group name"),
             version=params["version"],
             deploy_commands=_commands("deploy_commands", params["deploy_commands"]),
             health_command=params["health_command"],

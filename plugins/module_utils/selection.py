@@ -54,6 +54,22 @@ def check_one_selection(settings, options):
         raise ValueError("instance_ids: the list is empty")
 
 
+def checked_values(option, values, pattern, meaning):
+    """The ids or names the list option `option` gives, each once, in the order given, as strings; None when unset.
+
+    ValueError naming the option for an empty list, and naming every value `pattern` does not match as not `meaning`
+    (such as "a volume id").
+    """
+    if values is None:
+        return None
+    if not values:
+        raise ValueError("%s: the list is empty" % option)
+    bad = [value for value in values if not pattern.match(str(value))]
+    if bad:
+        raise ValueError("%s: not %s: %s" % (option, meaning, ", ".join(repr(value) for value in bad)))
+    return tuple(dict.fromkeys(str(value) for value in values))
+
+
 @contextlib.contextmanager
 def refusal_named(option, value, codes):
     """Around a describe call made with what `option` gave: EC2 refusing it (an error code in `codes`) becomes a

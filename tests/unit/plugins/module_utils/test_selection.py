@@ -1,10 +1,13 @@
 """The shared `filters` option and explicit ids: refused before any call, or named when EC2 refuses them."""
 
+import re
+
 import pytest
 from botocore.exceptions import ClientError
 
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import REFUSED_FILTER_CODES
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
+from ansible_collections.cloudops.aws.plugins.module_utils.selection import checked_values
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import filter_list
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import refusal_named
 
@@ -22,6 +25,26 @@ def test_filter_values_become_lists_of_strings_as_ec2_takes_them():
 def test_a_filter_value_botocore_cannot_send_is_refused_naming_it(value):
     with pytest.raises(SelectionError, match=r"^filters: the value of 'tag:Role' must be"):
         filter_list({"tag:Role": value})
+
+
+VOLUME_ID = re.compile(r"^vol-[0-9a-f]{17}$")
+VOLUME = "vol-0123456789abcdef0"
+
+
+def test_checked_values_are_each_once_in_the_order_given_and_none_when_unset():
+    assert checked_values("volume_ids", [VOLUME, "vol-00000000000000001", VOLUME], VOLUME_ID, "a volume id") == (
+        VOLUME, "vol-00000000000000001")
+    assert checked_values("volume_ids", None, VOLUME_ID, "a volume id") is None
+
+
+@pytest.mark.parametrize("values, message", [
+    ([], "volume_ids: the list is empty"),
+    ([VOLUME, "data", 7], "volume_ids: not a volume id: 'data', 7"),
+])
+def test_checked_values_refuse_an_empty_list_and_name_every_bad_value(values, message):
+    with pytest.raises(ValueError) as refused:
+        checked_values("volume_ids", values, VOLUME_ID, "a volume id")
+    assert str(refused.value) == message
 
 
 def refusal(code, message="The filter 'no-such-filter' is invalid"):
