@@ -9,9 +9,13 @@ survey variable must be one of those, of an agreeing type, and the required ones
 A new playbook under playbooks/ needs a job template here (awx/job_templates/<name>.json) to pass.
 """
 
+import ast
+import importlib
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from awx_surveys import TEMPLATE_FILES
@@ -189,8 +193,8 @@ def test_workflow_nodes_run_known_templates_with_answers_their_surveys_and_roles
         for kind in ("success_nodes", "failure_nodes", "always_nodes"):
             for target in node.get("related", {}).get(kind, []):
                 assert target["identifier"] in nodes, (node["identifier"], target)
-        if "approval_node" in node:
-            assert node["approval_node"]["name"] and not node.get("extra_data")
+        if node["unified_job_template"]["type"] == "workflow_approval":
+            assert node["unified_job_template"]["name"] and not node.get("extra_data")
             continue
         assert node["unified_job_template"]["type"] == "job_template"
         template = TEMPLATES_BY_NAME[node["unified_job_template"]["name"]]
@@ -217,3 +221,31 @@ def test_workflow_nodes_run_known_templates_with_answers_their_surveys_and_roles
         frontier.extend(t["identifier"] for kind in ("success_nodes", "failure_nodes", "always_nodes")
                         for t in nodes[current].get("related", {}).get(kind, []))
     assert seen == set(nodes)
+
+
+def awx_module_options(module):
+    """The options of an awx.awx module (from the ansible package), and the suboptions of each."""
+    path = Path(importlib.import_module("ansible_collections.awx.awx").__path__[0]) / "plugins" / "modules" / (module + ".py")
+    tree = ast.parse(path.read_text())
+    documentation = next(node.value.value for node in tree.body
+                         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DOCUMENTATION")
+    return yaml.safe_load(documentation)["options"]
+
+
+@pytest.mark.parametrize("stem", sorted(TEMPLATES))
+def test_template_fields_are_options_of_awx_job_template(stem):
+    # The files load with awx.awx.job_template as they are (docs/awx.md), adding the site's organization, project,
+    # inventory and credentials.
+    assert set(TEMPLATES[stem]) <= set(awx_module_options("job_template")), sorted(set(TEMPLATES[stem]) - set(awx_module_options("job_template")))
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda path: path.name)
+def test_workflow_fields_are_options_of_awx_workflow_job_template(path):
+    workflow = load(path)
+    options = awx_module_options("workflow_job_template")
+    assert set(workflow) <= set(options)
+    node_options = options["workflow_nodes"]["suboptions"]
+    for node in workflow["workflow_nodes"]:
+        assert set(node) <= set(node_options), sorted(set(node) - set(node_options))
+        assert set(node["unified_job_template"]) <= set(node_options["unified_job_template"]["suboptions"])
+        assert set(node.get("related", {})) <= set(node_options["related"]["suboptions"])
