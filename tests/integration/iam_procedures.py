@@ -102,6 +102,7 @@ class Outcome:
     calls: list  # the calls made in the scenario's Region (and, for DR, in its DR Region)
     result: str  # the last task's result, as JSON text
     warnings: list  # the warnings of every task of the run
+    reported: str  # every task's result, as JSON text
 
     def actions(self):
         return {iam_action(call) for call in self.calls}
@@ -143,6 +144,9 @@ class Procedure:
     role_policy_name = None  # the DR destination role's document
     playbook = None
     extra_vars = {}
+    # False for a procedure that runs only a part of its document (PatchRollback): its run is not expected to call
+    # every action, and only the actions it calls are removed in turn.
+    covers_document = True
 
     def policy(self):
         return load_policy(self.policy_name)
@@ -222,7 +226,7 @@ def _outcomes(procedure, scenarios, stdout, stderr, calls):
         raise AssertionError("%s: ansible-playbook gave no JSON report:\n%s\n%s" % (procedure.name, stdout[-4000:], stderr[-4000:])) from error
     found = {}
     for scenario in scenarios:
-        failed_task, failure, last, warnings = None, "", {}, []
+        failed_task, failure, last, warnings, reported = None, "", {}, [], []
         for play in report["plays"]:
             for task in play["tasks"]:
                 result = task["hosts"].get(scenario.host)
@@ -230,9 +234,10 @@ def _outcomes(procedure, scenarios, stdout, stderr, calls):
                     failed_task, failure = task["task"]["name"], json.dumps(result)
                 last = result or last
                 warnings += (result or {}).get("warnings", [])
+                reported.append(result or {})
         stats = report["stats"].get(scenario.host, {})
         found[scenario.host] = Outcome(scenario, bool(stats.get("failures") or stats.get("unreachable")), failed_task, failure,
-                                       procedure.scenario_calls(calls, scenario), json.dumps(last), warnings)
+                                       procedure.scenario_calls(calls, scenario), json.dumps(last), warnings, json.dumps(reported))
     return found
 
 
@@ -581,6 +586,38 @@ class Patch(Procedure):
         assert target_health(sim, scenario.region, facts["group_arn"]) == {ids["web-1"]: "healthy", ids["web-2"]: "healthy"}
 
 
+class PatchRollback(Patch):
+    """playbooks/patch.yml with patch.json where an install fails: of two instances patched in one wave, one
+    fails its patches and is rolled back, its root volume replaced from its pre-patch AMI; the other is patched.
+    It proves the rollback actions of patch.json, which a run that goes well does not call."""
+
+    name = "patch_rollback"
+    covers_document = False
+    removals = ("ec2:CreateReplaceRootVolumeTask", "ec2:DescribeReplaceRootVolumeTasks")
+    extra_vars = {"patch_group": "web", "patch_mode": "install", "patch_canary": 0, "patch_wave_size": "100%", "patch_max_failures": "50%",
+                  "patch_rollback": True, "patch_health_command": HEALTH, "patch_pre_image_min_interval": "", "patch_healthy_timeout": 120,
+                  "patch_rollback_timeout": 120}
+
+    def seed(self, sim, scenario):
+        ids = sim.seed({"region": scenario.region, "instances": [
+            {"name": "web", "count": 2, "tags": {"PatchGroup": "web"}, "patches": MISSING_PATCHES}]})["instances"]
+        sim._request("POST", "patch-failures", {"instance_id": ids["web-1"], "region": scenario.region})  # pylint: disable=protected-access
+        scenario.facts.update(ids=ids)
+
+    def faults(self, scenario):
+        return []
+
+    def check(self, sim, outcome):
+        ids = outcome.scenario.facts["ids"]
+        ec2 = admin_client(sim, "ec2", outcome.scenario.region)
+        image = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:cloudops:source-instance", "Values": [ids["web-1"]]}])["Images"][0]
+        tasks = ec2.describe_replace_root_volume_tasks()["ReplaceRootVolumeTasks"]
+        assert [(t["InstanceId"], t["ImageId"], t["TaskState"]) for t in tasks] == [(ids["web-1"], image["ImageId"], "succeeded")]
+        ssm = admin_client(sim, "ssm", outcome.scenario.region)
+        states = {s["InstanceId"]: s["MissingCount"] for s in ssm.describe_instance_patch_states(InstanceIds=sorted(ids.values()))["InstancePatchStates"]}
+        assert states == {ids["web-1"]: 2, ids["web-2"]: 0}
+
+
 class DeployRolling(Procedure):
     """playbooks/deploy.yml, rolling: two instances behind a target group, one batch at a time, each drained,
     deployed, health-checked, put back and tagged with the version."""
@@ -774,7 +811,7 @@ class RestoreDrill(Procedure):
 
 
 PROCEDURES = {procedure.name: procedure for procedure in (
-    Backup(), DrCopy(), OrphanCleanup(), RunCommand(), Patch(), DeployRolling(), DeployBlueGreen(), DeployAmiRollout(),
+    Backup(), DrCopy(), OrphanCleanup(), RunCommand(), Patch(), PatchRollback(), DeployRolling(), DeployBlueGreen(), DeployAmiRollout(),
     Schedule(), RestoreDrill())}
 
 
@@ -789,8 +826,8 @@ NOT_CALLED = {
     "orphan_cleanup": {},
     "run_command": {},
     "patch": {
-        "ec2:CreateReplaceRootVolumeTask": "only to roll back an instance whose patching failed (patch_rollback: true)",
-        "ec2:DescribeReplaceRootVolumeTasks": "only to follow such a rollback",
+        "ec2:CreateReplaceRootVolumeTask": "only to roll back an instance whose patching failed (patch_rollback: true): patch_rollback's run",
+        "ec2:DescribeReplaceRootVolumeTasks": "only to follow such a rollback: patch_rollback's run",
     },
     "deploy_rolling": {},
     "deploy_blue_green": {},
@@ -812,6 +849,11 @@ WARNS_WITHOUT = {
     ("patch", "ec2:DeregisterImage"): "the new pre-patch AMI is made; pruning an older one failed",
     ("patch", "ec2:DeleteSnapshot"): "the new pre-patch AMI is made; pruning an older one's snapshots failed",
 }
+# Removing this does not fail the run either, nor warn: the instance had already failed its install and counts once
+# within max_failures; the denial is in its entry's reason (the result, the role's report), with the install's error.
+REPORTS_WITHOUT = {
+    ("patch_rollback", "ec2:CreateReplaceRootVolumeTask"): "the instance had already failed; its entry's reason gives the rollback's denial",
+}
 DENIAL_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
 
 
@@ -824,6 +866,8 @@ def document_actions(procedure):
 
 def removable_actions(procedure):
     """The actions of the procedure's documents that its run calls: each one's removal must show."""
+    if not procedure.covers_document:
+        return list(procedure.removals)
     return [a for a in document_actions(procedure) if a not in NOT_CALLED[procedure.name]]
 
 
@@ -905,6 +949,9 @@ def problems_of(sim, procedure, outcome):
         warnings = json.dumps(outcome.warnings)
         if outcome.rc_failed or action not in warnings:
             problems.append("expected a warning naming %s and no failure; failed: %s, warnings: %s" % (action, outcome.rc_failed, warnings))
+    elif (procedure.name, action) in REPORTS_WITHOUT:
+        if outcome.rc_failed or "is not authorized to perform: %s" % action not in outcome.reported:
+            problems.append("expected the result to name the denied %s, and no failure; failed: %s" % (action, outcome.rc_failed))
     elif not outcome.rc_failed:
         problems.append("the run did not fail without %s" % action)
     elif action not in outcome.failure or not any(code in outcome.failure for code in DENIAL_CODES):
