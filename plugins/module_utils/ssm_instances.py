@@ -42,31 +42,22 @@ def nodes_by_id(ssm, instance_ids):
     return nodes
 
 
-def _ec2_filters(targets):
-    """DescribeInstances filters selecting what SSM targets select, or None when EC2 cannot tell."""
-    filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+def target_filters(targets):
+    """(DescribeInstanceInformation filters, DescribeInstances filters) selecting what the SendCommand `targets`
+    select, or None when a target is neither a tag nor instance ids (a resource group, which only SSM resolves)."""
+    translated = []  # (SSM filter key, EC2 filter name, values)
     for target in targets:
         key = target["Key"]
         if key.startswith("tag:") or key == "tag-key":
-            filters.append({"Name": key, "Values": target["Values"]})
+            translated.append((key, key, target["Values"]))
         elif key == "InstanceIds":
-            filters.append({"Name": "instance-id", "Values": target["Values"]})
+            translated.append((key, "instance-id", target["Values"]))
         else:
             return None
-    return filters
-
-
-def _ssm_filters(targets):
-    filters = []
-    for target in targets:
-        key = target["Key"]
-        if key.startswith("tag:") or key == "tag-key":
-            filters.append({"Key": key, "Values": target["Values"]})
-        elif key == "InstanceIds":
-            filters.append({"Key": "InstanceIds", "Values": target["Values"]})
-        else:
-            return None
-    return filters
+    ssm_filters = [{"Key": ssm_key, "Values": values} for ssm_key, ec2_name, values in translated]
+    ec2_filters = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    ec2_filters += [{"Name": ec2_name, "Values": values} for ssm_key, ec2_name, values in translated]
+    return ssm_filters, ec2_filters
 
 
 class Selection:
@@ -110,9 +101,10 @@ def select_by_targets(ssm, ec2, targets):
     named = [i for target in targets if target["Key"] == "InstanceIds" for i in target["Values"]]
     known = nodes_by_id(ssm, named) if named else {}
     unknown = {i for i in named if i not in known}
-    ssm_filters, ec2_filters = _ssm_filters(targets), _ec2_filters(targets)
-    if ssm_filters is None or ec2_filters is None:
+    filters = target_filters(targets)
+    if filters is None:
         return Selection("targets", [], [], unknown, resolvable=False)
+    ssm_filters, ec2_filters = filters
     nodes = describe_nodes(ssm, ssm_filters)
     reservations = all_pages(ec2.describe_instances, "Reservations", Filters=ec2_filters)
     instance_ids = {i["InstanceId"] for r in reservations for i in r["Instances"] if i["State"]["Name"] not in GONE_STATES}
