@@ -355,6 +355,7 @@ class DrillRun:
     def preview_start(self):
         self._remove_expired(preview=True)
         self.result["drills"] = [self._drill(source_id, backup, "planned") for source_id, backup in self._choose()]
+        self.changed = bool(self.result["drills"] or self.result["leftovers_removed"])
         return self._finish_totals()
 
     # -- waiting until running and SSM-managed ---------------------------------------------------------------
@@ -463,6 +464,7 @@ class DrillRun:
         if preview:
             removed, remaining = [self._entry(r, reason) for r, reason in own], []
             self.result["leftovers_removed"] = [self._entry(r, reason) for r, reason in others]
+            self.changed = self.changed or bool(doomed)
         else:
             removed, remaining = self._remove(own)
             self.result["leftovers_removed"], _others_remaining = self._remove(others)
@@ -489,7 +491,7 @@ class DrillRun:
         totals = {"sources": len(drills) + len(self.result["sources_skipped"]), "skipped": len(self.result["sources_skipped"]),
                   "launched": sum(1 for d in drills if d.get("drill_instance_id")), "ready": sum(1 for d in drills if d["status"] == "ready")}
         if self.settings.state == "finished":
-            for result in (PASSED, FAILED, ERROR):
+            for result in (PASSED, FAILED, ERROR, "planned"):
                 totals[result] = sum(1 for d in drills if d.get("result") == result)
         self.result["totals"] = totals
         return self.result

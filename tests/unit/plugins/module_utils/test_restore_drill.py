@@ -511,10 +511,10 @@ def test_check_mode_plans_the_drills_and_the_leftovers_and_changes_nothing():
     finished_run = drill_run(cloud, state="finished", instance_ids=None, drills=planned["drills"])
     finished_run.finish(preview=True)
 
-    assert cloud.mutations() == []
+    assert cloud.mutations() == [] and run.changed and finished_run.changed
     assert [(d["backup_id"], d["status"]) for d in planned["drills"]] == [("ami-new", "planned")]
     assert sorted(entry["resource_id"] for entry in planned["leftovers_removed"]) == sorted(killed)
-    assert finished_run.result["drills"][0]["result"] == "planned"
+    assert finished_run.result["drills"][0]["result"] == "planned" and finished_run.result["totals"]["planned"] == 1
 
 
 def test_an_unknown_subnet_is_refused_before_anything_is_done():
