@@ -128,13 +128,14 @@ def verdict(drill, invocation, now):
     """{result, reason, verified_at, seconds_to_verified} of a drill from its verification invocation (or None).
 
     passed: the restored instance ran the verification successfully. failed: it was restored but did not come
-    up, or the verification failed; the backup is tagged so. error: the drill could not be carried out (a
-    launch call failed, no verification ran); the backup is not judged.
+    up (stopped, its volume failed, not online in time), or the verification failed; the backup is tagged so.
+    error: the drill could not be carried out (a launch, volume or attach call failed, no verification ran);
+    the backup is not judged.
     """
     if drill["status"] == "planned":
         return {"result": "planned", "reason": "check mode: not launched", "verified_at": None, "seconds_to_verified": None}
     if drill["status"] != "ready":
-        if not drill.get("drill_instance_id"):
+        if drill["status"] == ERROR or not drill.get("drill_instance_id"):
             return {"result": ERROR, "reason": drill.get("reason") or "not launched", "verified_at": None, "seconds_to_verified": None}
         return {"result": FAILED, "reason": "the restore did not come up: %s" % (drill.get("reason") or drill["status"]),
                 "verified_at": now, "seconds_to_verified": None}
@@ -335,7 +336,7 @@ class DrillRun:
                 drill["drill_volume_id"] = drill_resources.create_volume(self.ec2, backup_id, zone, tags, token + "-v")
         except Exception as error:  # pylint: disable=broad-except
             action = "CreateVolume" if drill["drill_instance_id"] else "RunInstances"
-            drill.update(status="failed", reason="%s: %s" % (action, error_text(error)))
+            drill.update(status=ERROR, reason="%s: %s" % (action, error_text(error)))
         return drill
 
     def start(self, zone):
@@ -346,7 +347,7 @@ class DrillRun:
         if any(drill["drill_instance_id"] for drill in drills):
             self.changed = True
         for drill in drills:
-            if drill["status"] == "failed":
+            if drill["status"] == ERROR:
                 self.fail(drill["source_id"], drill["reason"])
         self._wait_until_ready([drill for drill in drills if drill["status"] == "launching"])
         self.result["drills"] = drills
@@ -382,7 +383,7 @@ class DrillRun:
             try:
                 drill_resources.attach_volume(self.ec2, drill["drill_volume_id"], drill["drill_instance_id"], self.settings.device_name)
             except Exception as error:  # pylint: disable=broad-except
-                drill.update(status="failed", reason="AttachVolume: %s" % error_text(error))
+                drill.update(status=ERROR, reason="AttachVolume: %s" % error_text(error))
                 self.fail(drill["source_id"], drill["reason"])
                 return "done"
             return "attaching"

@@ -248,8 +248,8 @@ drills:
       type: float
       sample: 70.36
     status:
-      description: C(ready), C(not_ready) (not ready within I(wait_timeout)), C(failed) (a call failed, or the instance
-        stopped or the volume failed), or C(planned) in check mode.
+      description: C(ready), C(not_ready) (not ready within I(wait_timeout)), C(failed) (the instance stopped or the
+        volume failed), C(error) (a launch, volume or attach call failed), or C(planned) in check mode.
       type: str
       sample: ready
     reason:

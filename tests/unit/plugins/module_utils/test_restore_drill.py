@@ -115,8 +115,11 @@ def ready_drill(**changes):
     (ready_drill(), None, {"result": "error", "reason": "no verification result for i-d1: the verification did not run there"}),
     (ready_drill(status="not_ready", reason="still waiting for its SSM agent to come online after wait_timeout 900s"), None,
      {"result": "failed", "reason": "the restore did not come up: still waiting for its SSM agent to come online after wait_timeout 900s"}),
-    (ready_drill(status="failed", drill_instance_id=None, reason="RunInstances: InsufficientInstanceCapacity"), None,
+    (ready_drill(status="error", drill_instance_id=None, reason="RunInstances: InsufficientInstanceCapacity"), None,
      {"result": "error", "reason": "RunInstances: InsufficientInstanceCapacity"}),
+    (ready_drill(status="error", reason="CreateVolume: RequestLimitExceeded"), None, {"result": "error"}),
+    (ready_drill(status="failed", reason="the instance is terminated: Server.InternalError"), None,
+     {"result": "failed", "reason": "the restore did not come up: the instance is terminated: Server.InternalError"}),
     (ready_drill(status="planned", drill_instance_id=None), None, {"result": "planned"}),
 ])
 def test_a_drill_is_judged_from_its_state_and_verification(drill, invocation, expected):
@@ -456,7 +459,7 @@ def test_a_failed_launch_and_a_restore_that_never_comes_up_do_not_stop_the_other
     _run, started = start(cloud, instance_ids=ids, wait_timeout=20)
 
     by_backup = {drill["backup_id"]: drill for drill in started["drills"]}
-    assert by_backup["ami-0"]["status"] == "failed" and by_backup["ami-0"]["drill_instance_id"] is None
+    assert by_backup["ami-0"]["status"] == "error" and by_backup["ami-0"]["drill_instance_id"] is None
     assert by_backup["ami-1"]["status"] == "not_ready"
     assert by_backup["ami-1"]["reason"] == "still waiting for the instance to run after wait_timeout 20s"
     assert by_backup["ami-2"]["status"] == "ready"
