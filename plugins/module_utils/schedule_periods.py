@@ -117,6 +117,17 @@ def _span(start, end, first, last, wrap):
     return list(range(start, last + 1)) + list(range(first, end + 1))
 
 
+def _split_step(where, field, item, text):
+    """(the text before /N, N) for a monthday or month item with a step such as 1-15/2; (text, None) without one."""
+    match = _STEP.match(text)
+    if not match:
+        return text, None
+    step = int(match.group(2))
+    if step < 1:
+        raise ValueError("%s: %s %r: the step after / must be 1 or more" % (where, field, item))
+    return match.group(1), step
+
+
 # -- weekdays ----------------------------------------------------------------------------------
 
 
@@ -193,12 +204,7 @@ def _monthday_item(where, item):
     if match:
         wanted = _monthday_number(where, item, match.group(1))
         return lambda day: day.day == nearest_weekday(day.year, day.month, wanted)
-    step = 1
-    match = _STEP.match(text)
-    if match:
-        text, step = match.group(1), int(match.group(2))
-        if step < 1:
-            raise ValueError("%s: monthday %r: the step after / must be 1 or more" % (where, item))
+    text, step = _split_step(where, "monthday", item, text)
     start, dash, end = text.partition("-")
     if text == "*":
         first, last = 1, None
@@ -210,8 +216,9 @@ def _monthday_item(where, item):
     else:
         first = _monthday_number(where, item, start)
         # A single day with a step runs to the end of the month (1/7: 1, 8, 15, 22, 29).
-        last = None if match else first
-    return lambda day: first <= day.day <= (last_day(day) if last is None else last) and (day.day - first) % step == 0
+        last = first if step is None else None
+    every = step or 1
+    return lambda day: first <= day.day <= (last_day(day) if last is None else last) and (day.day - first) % every == 0
 
 
 # -- months ------------------------------------------------------------------------------------
@@ -224,12 +231,7 @@ def _month(text):
 def _month_item(where, item):
     text = item.lower()
     bad = ValueError("%s: month %r is not %s" % (where, item, MONTH_FORMS))
-    step = 1
-    match = _STEP.match(text)
-    if match:
-        text, step = match.group(1), int(match.group(2))
-        if step < 1:
-            raise ValueError("%s: month %r: the step after / must be 1 or more" % (where, item))
+    text, step = _split_step(where, "month", item, text)
     start, dash, end = text.partition("-")
     if text == "*":
         months = list(range(1, 13))
@@ -242,8 +244,8 @@ def _month_item(where, item):
         first = _month(text)
         if first is None:
             raise bad
-        months = list(range(first, 13)) if match else [first]
-    chosen = set(months[::step])
+        months = [first] if step is None else list(range(first, 13))
+    chosen = set(months[::step or 1])
     return lambda day: day.month in chosen
 
 
