@@ -160,7 +160,8 @@ def role_shift_result(output):
 def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_changes_nothing(fast, shop, ec2, elbv2, ssm):
     with sampled_weights(elbv2, shop) as seen:
         started = time.monotonic()
-        failed, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], **DEPLOY)
+        # bg_rollback as an AWX survey answers it: the string "false" (green must still be deployed).
+        failed, output, text = run_role(fast, shop, bg_steps=[10, 50, 100], bg_deploy_commands=[DEPLOY_COMMAND], bg_rollback="false", **DEPLOY)
         took = time.monotonic() - started
 
     assert not failed, text
