@@ -24,6 +24,7 @@ The pure decisions (choose_backups, select_leftovers, verdict) take no AWS clien
 """
 
 import datetime
+import hashlib
 import time
 
 from ansible_collections.cloudops.aws.plugins.module_utils import drill_resources
@@ -327,7 +328,9 @@ class DrillRun:
         source_id, backup = item
         backup_id = backup[self.kind["id_key"]]
         tags = self._tags(backup_id)
-        token = "%s-%s" % (self.settings.run_id, backup_id)
+        # The same for a retry within this call (RunInstances and CreateVolume are then idempotent), and new for a later
+        # drill of the same backup under the same run id: AWS answers a reused token with the first, long terminated, instance.
+        token = hashlib.sha256(("%s/%s/%s" % (self.settings.run_id, backup_id, self.now.isoformat())).encode()).hexdigest()[:48]
         drill = self._drill(source_id, backup, "launching", launched_at=format_moment(self.utcnow()))
         image_id = backup_id if self.settings.source == "image" else self.settings.helper_image_id
         try:

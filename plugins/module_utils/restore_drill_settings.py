@@ -29,7 +29,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.selection import chec
 
 STATES = ("started", "finished")
 SOURCES = ("image", "snapshot")
-# A tag value, short enough to prefix RunInstances and CreateVolume client tokens (64 characters).
+# A tag value, short enough to read in a report and an instance name.
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,35}$")
 SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")

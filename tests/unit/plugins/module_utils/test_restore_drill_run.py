@@ -311,6 +311,7 @@ class FakeCloud:
         if ImageId in self.fail_launch_of:
             raise client_error("InsufficientInstanceCapacity")
         instance_id = self._instance(ImageId, tags_of(TagSpecifications[0]["Tags"]))
+        self.instances[instance_id]["token"] = ClientToken
         if ImageId in self.never_online:
             self.instances[instance_id]["rounds"] = -1000
         return {"Instances": [{"InstanceId": instance_id}]}
@@ -528,3 +529,17 @@ def test_an_unknown_subnet_is_refused_before_anything_is_done():
     with pytest.raises(SelectionError, match="subnet_id: Call refused 'subnet-0fffffffffffffff0'"):
         run.check_network()
     assert cloud.mutations() == []
+
+
+def test_a_later_drill_of_the_same_backup_under_the_same_run_id_sends_a_new_client_token():
+    cloud = FakeCloud()
+    cloud.add_image("ami-new", "i-0123456789abcdef0", 6)
+    tokens = []
+    for start_time in (NOW, NOW + 24 * HOUR):
+        settings = DrillSettings.from_params(params(redrill=True), start_time)
+        clock = Clock()
+        run = DrillRun(cloud, cloud, settings, start_time, clock=clock, sleep=clock.sleep, utcnow=clock.utcnow)
+        drill = run.start(run.check_network())["drills"][0]
+        tokens.append(cloud.instances[drill["drill_instance_id"]]["token"])
+    # AWS would answer a reused token with the first drill's instance, terminated long since.
+    assert tokens[0] != tokens[1] and all(0 < len(token) <= 64 for token in tokens)
