@@ -42,17 +42,6 @@ def matches(tags, values, filters):
     return True
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 class FakeAws:
     def __init__(self):
         self.instances = {}       # id: {"state", "tags"}

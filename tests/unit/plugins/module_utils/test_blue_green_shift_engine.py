@@ -7,7 +7,7 @@ unhealthy in the middle of a bake; every assertion reads the fake's listener and
 import copy
 
 import pytest
-from botocore.exceptions import ClientError
+from fakes import client_error
 
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green import BlueGreenSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green import gate_results
@@ -23,10 +23,6 @@ GREEN = HEAD + "targetgroup/shop-green/5b2c8e1a4f0d3c96"
 CANARY = HEAD + "targetgroup/shop-canary/0a1b2c3d4e5f6a7b"
 GREEN_IDS = ["i-0000000000000000a", "i-0000000000000000b"]
 ALL_GATES = {"target_health": "passed", "alarms": "passed", "health_command": "passed"}
-
-
-def client_error(code, operation):
-    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
 
 
 class FakeAccount:

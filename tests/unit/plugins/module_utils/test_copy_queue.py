@@ -3,30 +3,14 @@
 import datetime
 import threading
 
-from botocore.exceptions import ClientError
+from fakes import Clock
+from fakes import client_error
 
 from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyQueue
 from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import CopyRequest
 
 T0 = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.timezone.utc)
 DR_ACCOUNT = "210987654321"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def client_error(code, operation):
-    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
 
 
 class FakeEC2:

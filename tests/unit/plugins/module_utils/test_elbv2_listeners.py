@@ -4,7 +4,7 @@ nothing written when nothing changes, in check mode, or when the input is refuse
 import copy
 
 import pytest
-from botocore.exceptions import ClientError
+from fakes import client_error
 
 from ansible_collections.cloudops.aws.plugins.module_utils.elbv2_listeners import TrafficShift
 from ansible_collections.cloudops.aws.plugins.module_utils.listener_weights import TrafficShiftSettings
@@ -16,10 +16,6 @@ RULE = HEAD + "listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02
 DEFAULT_RULE = HEAD + "listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/1111111111111111"
 BLUE = HEAD + "targetgroup/web-blue/73e2d6bc24d8a067"
 GREEN = HEAD + "targetgroup/web-green/5b2c8e1a4f0d3c96"
-
-
-def client_error(code, operation):
-    return ClientError({"Error": {"Code": code, "Message": "One or more not found"}}, operation)
 
 
 def forward(blue, green):

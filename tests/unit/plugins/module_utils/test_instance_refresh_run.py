@@ -8,7 +8,8 @@ import itertools
 import re
 
 import pytest
-from botocore.exceptions import ClientError
+from fakes import Clock
+from fakes import client_error
 
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh import Clients
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh import InstanceRefreshRun
@@ -25,23 +26,6 @@ MUTATING = ("CreateLaunchTemplateVersion", "StartInstanceRefresh", "CancelInstan
 # What a refresh shows at each read, as AWS answers: (status, percentage, to update, reason).
 SUCCEEDS = [("Pending", 0, 2, None), ("InProgress", 0, 2, None), ("InProgress", 50, 1, "Checkpoint 50% reached: waiting 600 seconds before continuing."),
             ("InProgress", 100, 0, None), ("Successful", 100, 0, None)]
-
-
-def client_error(code, operation):
-    return ClientError({"Error": {"Code": code, "Message": "%s refused" % code}}, operation)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeAws:

@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 from botocore.exceptions import ClientError
+from fakes import Clock
 
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_schedule import ScheduleRun
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_schedule_settings import ScheduleSettings
@@ -116,17 +117,6 @@ class FakeEc2:
             for tag in Tags:
                 if self.instances[resource]["tags"].get(tag["Key"]) == tag.get("Value", self.instances[resource]["tags"].get(tag["Key"])):
                     self.instances[resource]["tags"].pop(tag["Key"], None)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def params(**overrides):

@@ -6,8 +6,8 @@ leaves them alone, and remove the marks when they end, also when they fail; a ru
 import pytest
 from botocore.exceptions import ClientError
 from deploy_fakes import DeployAws
+from fakes import Clock
 from patching_fakes import NOW
-from patching_fakes import Clock
 from patching_fakes import FakeAws
 
 from ansible_collections.cloudops.aws.plugins.module_utils import patch_rollout

@@ -6,8 +6,8 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from fakes import Clock
 from patching_fakes import NOW
-from patching_fakes import Clock
 from patching_fakes import FakeAws
 
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout import Clients

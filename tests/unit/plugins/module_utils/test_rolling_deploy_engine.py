@@ -5,7 +5,7 @@ afterwards (target groups, tags, what each machine runs) and the order things ha
 import pytest
 
 from deploy_fakes import DeployAws
-from patching_fakes import Clock
+from fakes import Clock
 
 from ansible_collections.cloudops.aws.plugins.module_utils.rolling_deploy import Clients
 from ansible_collections.cloudops.aws.plugins.module_utils.rolling_deploy import RollingDeploy

@@ -1,5 +1,7 @@
 """ELBv2 target-group I/O on a fake client: registrations found per page, deregister and wait, register and wait."""
 
+from fakes import Clock
+
 from ansible_collections.cloudops.aws.plugins.module_utils import target_groups
 
 
@@ -41,17 +43,6 @@ class FakeElbv2:
         self.calls.append(("RegisterTargets", TargetGroupArn, sorted(t["Id"] for t in Targets)))
         for target in Targets:
             self.members[TargetGroupArn][target["Id"]] = "healthy"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_registrations_are_found_across_pages_with_each_groups_healthy_count():
