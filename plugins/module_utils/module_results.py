@@ -15,6 +15,17 @@ except ImportError:
 from ansible_collections.cloudops.aws.plugins.module_utils.selection import SelectionError
 
 
+def checked_settings(module, from_params, *args, **kwargs):
+    """`from_params(module.params, *args, **kwargs)`: the module's options checked into its frozen settings.
+
+    A refused option (ValueError naming the option and the value) fails the task there, before any client exists.
+    """
+    try:
+        return from_params(module.params, *args, **kwargs)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+
+
 @contextlib.contextmanager
 def ending_on_errors(module, summary, worker):
     """Fails the task on a refused selection or value, or on an AWS error, with what `worker` did so far.

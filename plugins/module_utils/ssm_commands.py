@@ -38,11 +38,19 @@ send_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_R
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
+def ssm_client(module):
+    """An AnsibleAWSModule's SSM client, with SSM's throttling codes retried."""
+    return module.client("ssm", retry_decorator=send_retry)
+
+
+def sender_client(module):
+    """An AnsibleAWSModule's client for SendCommand only, made with SEND_CLIENT_CONFIG (see send_command)."""
+    return module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG)
+
+
 def ssm_clients(module):
-    """(ssm, sender) of an AnsibleAWSModule: SSM with its throttling codes retried, and the client for SendCommand
-    only, made with SEND_CLIENT_CONFIG."""
-    return (module.client("ssm", retry_decorator=send_retry),
-            module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG))
+    """(ssm, sender) of an AnsibleAWSModule: ssm_client and sender_client."""
+    return ssm_client(module), sender_client(module)
 
 
 def find_marked_command(ssm, mark, since):

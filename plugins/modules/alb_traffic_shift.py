@@ -138,6 +138,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.elbv2_listeners import TrafficShift
 from ansible_collections.cloudops.aws.plugins.module_utils.listener_weights import TrafficShiftSettings
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 
 
@@ -155,10 +156,7 @@ def argument_spec():
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = TrafficShiftSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, TrafficShiftSettings.from_params)
 
     elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
     shift = TrafficShift(elbv2, settings)

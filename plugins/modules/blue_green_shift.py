@@ -198,6 +198,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green import BlueGreenSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green_shift import BlueGreenShift
 from ansible_collections.cloudops.aws.plugins.module_utils.blue_green_shift import Clients
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import ssm_clients
@@ -221,10 +222,7 @@ def argument_spec():
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = BlueGreenSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, BlueGreenSettings.from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ssm, sender = ssm_clients(module)

@@ -283,16 +283,14 @@ from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh impo
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh import InstanceRefreshRun
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh_settings import InstanceRefreshSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_refresh_settings import argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = InstanceRefreshSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, InstanceRefreshSettings.from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     clients = Clients(

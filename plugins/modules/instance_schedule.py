@@ -284,16 +284,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_schedule import ScheduleRun
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_schedule_settings import ScheduleSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.instance_schedule_settings import argument_spec
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = ScheduleSettings.from_params(module.params, clock=lambda: datetime.datetime.now(datetime.timezone.utc))
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, ScheduleSettings.from_params, clock=lambda: datetime.datetime.now(datetime.timezone.utc))
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
     run = ScheduleRun(ec2, settings, check_mode=module.check_mode)

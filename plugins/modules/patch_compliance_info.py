@@ -236,11 +236,12 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import PATCH_STATES
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_compliance import PatchComplianceSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_states import ComplianceRead
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SSM_RETRY_CODES
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import ssm_client
 
 
 def argument_spec():
@@ -256,13 +257,10 @@ def argument_spec():
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = PatchComplianceSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, PatchComplianceSettings.from_params)
 
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10))
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=SSM_RETRY_CODES))
+    ssm = ssm_client(module)
     read = ComplianceRead(ec2, ssm, settings, datetime.datetime.now(datetime.timezone.utc))
     with ending_on_errors(module, "patch_compliance_info", read):
         result = read.run()

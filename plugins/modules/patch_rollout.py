@@ -346,6 +346,7 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 from ansible_collections.cloudops.aws.plugins.module_utils.patch_rollout import Clients
@@ -362,10 +363,7 @@ def main():
         required_one_of=[("instance_ids", "filters", "patch_group")],
         supports_check_mode=True,
     )
-    try:
-        settings = PatchRolloutSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, PatchRolloutSettings.from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ssm, sender = ssm_clients(module)

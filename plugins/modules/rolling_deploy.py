@@ -224,6 +224,7 @@ stopped_early:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 from ansible_collections.cloudops.aws.plugins.module_utils.rolling_deploy import Clients
@@ -235,10 +236,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import s
 
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        settings = RollingDeploySettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, RollingDeploySettings.from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ssm, sender = ssm_clients(module)

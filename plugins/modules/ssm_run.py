@@ -353,10 +353,10 @@ still_running:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import SEND_CLIENT_CONFIG
-from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import send_retry
+from ansible_collections.cloudops.aws.plugins.module_utils.ssm_commands import sender_client
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_ids
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_instances import select_by_targets
 from ansible_collections.cloudops.aws.plugins.module_utils.ssm_params import SsmRunSettings
@@ -404,15 +404,12 @@ def main():
         required_one_of=[("instance_ids", "targets")],
         supports_check_mode=True,
     )
-    try:
-        settings = SsmRunSettings.from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, SsmRunSettings.from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ssm = module.client("ssm", retry_decorator=retry)
     # SendCommand's own client: botocore's retries would resend it blindly after a lost answer (ssm_commands.send_command).
-    sender = module.client("ssm", retry_decorator=send_retry, config=SEND_CLIENT_CONFIG)
+    sender = sender_client(module)
     ec2 = module.client("ec2", retry_decorator=retry) if settings.targets else None
     s3 = module.client("s3", retry_decorator=retry) if settings.fetch_full_output else None
     run = RunCommand(ssm, sender, ec2, s3, settings)
