@@ -16,6 +16,10 @@ import pytest
 from aws_state import mutating_calls
 from conftest import aws_client
 from conftest import run_play
+from load_balancers import blue_green_shop
+from load_balancers import forward
+from load_balancers import forward_weights
+from load_balancers import target_states
 
 ALARM = "shop-green-5xx"
 HEALTH = "test -d /"
@@ -37,38 +41,12 @@ def cloudwatch(sim):
 
 @pytest.fixture
 def shop(fast, ec2, elbv2, cloudwatch):
-    ids = fast.seed({"region": "us-east-1", "instances": [{"name": "blue", "count": 2}, {"name": "green", "count": 2}]})["instances"]
-    vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
-    arns = {}
-    for color in ("blue", "green"):
-        arns[color] = elbv2.create_target_group(Name="shop-" + color, Protocol="HTTP", Port=80, VpcId=vpc_id)["TargetGroups"][0]["TargetGroupArn"]
-        elbv2.register_targets(TargetGroupArn=arns[color], Targets=[{"Id": ids["%s-%d" % (color, n)]} for n in (1, 2)])
-    balancer = elbv2.create_load_balancer(Name="shop", Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"]
-    listener = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[forward(arns, 100, 0)])
+    shop = blue_green_shop(fast, ec2, elbv2)
     cloudwatch.put_metric_alarm(AlarmName=ALARM, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum",
                                 Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="no 5xx")
     fast.clear_log()
-    return dict(arns, listener=listener["Listeners"][0]["ListenerArn"], green_ids=[ids["green-1"], ids["green-2"]],
-                blue_ids=[ids["blue-1"], ids["blue-2"]])
-
-
-def forward(arns, blue, green):
-    return {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": arns["blue"], "Weight": blue},
-                                                                  {"TargetGroupArn": arns["green"], "Weight": green}]}}
-
-
-def weights(elbv2, shop):
-    """(blue, green) as DescribeListeners answers."""
-    groups = elbv2.describe_listeners(ListenerArns=[shop["listener"]])["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    by_arn = {group["TargetGroupArn"]: group["Weight"] for group in groups}
-    return by_arn[shop["blue"]], by_arn[shop["green"]]
-
-
-def green_health(elbv2, shop):
-    health = elbv2.describe_target_health(TargetGroupArn=shop["green"])["TargetHealthDescriptions"]
-    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in health}
+    return shop
 
 
 def tag_of(ec2, instance_id, key):
@@ -88,11 +66,11 @@ def modifications(sim):
 @contextlib.contextmanager
 def sampled_weights(elbv2, shop):
     """The listener's (blue, green) weights as they change while the block runs, read every 50 ms."""
-    seen, done = [weights(elbv2, shop)], threading.Event()
+    seen, done = [forward_weights(elbv2, shop)], threading.Event()
 
     def sample():
         while not done.wait(0.05):
-            now = weights(elbv2, shop)
+            now = forward_weights(elbv2, shop)
             if now != seen[-1]:
                 seen.append(now)
 
@@ -174,10 +152,10 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
     assert writes[0]["time"] > max(c["time"] for c in fast.calls(action="RegisterTargets"))
     # Then the steps, each baked at least bg_bake_time (1 s) before the next one.
     assert seen == [(100, 0), (90, 10), (50, 50), (0, 100)]
-    assert weights(elbv2, shop) == (0, 100)
+    assert forward_weights(elbv2, shop) == (0, 100)
     assert len(writes) == 3
     assert writes[1]["time"] - writes[0]["time"] >= 1 and writes[2]["time"] - writes[1]["time"] >= 1 and took >= 3
-    assert set(green_health(elbv2, shop).values()) == {"healthy"}
+    assert set(target_states(elbv2, shop["green"]).values()) == {"healthy"}
     result = role_shift_result(output)
     assert [step["percent"] for step in result["steps"]] == [10, 50, 100]
     assert all(step["gates"] == {"target_health": "passed", "alarms": "passed", "health_command": "passed"} for step in result["steps"])
@@ -192,7 +170,7 @@ def test_the_role_deploys_green_then_shifts_in_steps_with_a_bake_and_a_rerun_cha
     # Green is at the version and at 100%: no deploy command, no listener change; only the health command ran.
     assert modifications(fast) == [] and len(deploy_commands(ssm)) == 1
     assert {c["action"] for c in mutating_calls(fast)} == {"SendCommand"}
-    assert weights(elbv2, shop) == (0, 100)
+    assert forward_weights(elbv2, shop) == (0, 100)
     again = role_shift_result(output)
     assert again["changed"] is False and again["steps"] == []
     assert output["stats"]["localhost"]["changed"] == 0
@@ -202,7 +180,7 @@ def test_a_failed_green_deploy_moves_no_traffic(fast, shop, elbv2):
     failed, output, text = run_role(fast, shop, bg_deploy_commands=["exit 4"], **DEPLOY)
 
     assert failed
-    assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)
+    assert modifications(fast) == [] and forward_weights(elbv2, shop) == (100, 0)
     assert role_task(output, "Shift the traffic")["skipped"] is True
     stats = output["global_custom_stats"]
     assert stats["bg_failed_targets"] == ["localhost"] and stats["bg_failures"]["localhost"].startswith("rolling_deploy: ")
@@ -220,7 +198,7 @@ def test_an_alarm_during_the_bake_puts_blue_back_in_one_call_and_fails_naming_it
     assert "gate alarms failed at 10% green: alarm 'shop-green-5xx' is ALARM: Threshold Crossed: 12 5xx in a minute" in result["msg"]
     assert result["failed_gate"] == "alarms" and result["rolled_back"] is True
     assert seen == [(100, 0), (90, 10), (100, 0)]
-    assert weights(elbv2, shop) == (100, 0)
+    assert forward_weights(elbv2, shop) == (100, 0)
     writes = modifications(fast)
     assert len(writes) == 2 and [w for w in writes if w["time"] > alarm_at[0]] == writes[1:]
     # Rolled back within a poll round of the alarm, not at the end of the 4 s bake.
@@ -233,8 +211,8 @@ def test_an_unhealthy_green_target_fails_the_gate_and_the_role_publishes_it(fast
         failed, output, text = run_role(fast, shop, bg_bake_time=3, bg_steps=[10, 100])
 
     assert failed
-    assert green_health(elbv2, shop)[sick] == "unhealthy"
-    assert seen == [(100, 0), (90, 10), (100, 0)] and weights(elbv2, shop) == (100, 0)
+    assert target_states(elbv2, shop["green"])[sick] == "unhealthy"
+    assert seen == [(100, 0), (90, 10), (100, 0)] and forward_weights(elbv2, shop) == (100, 0)
     assert len(modifications(fast)) == 2
     stats = output["global_custom_stats"]
     message = stats["bg_failures"]["localhost"]
@@ -251,7 +229,7 @@ def test_rollback_alone_shifts_back_in_one_call_and_reads_no_gate(fast, shop, el
     failed, output, text = run_role(fast, shop, bg_rollback=True)
 
     assert not failed, text
-    assert weights(elbv2, shop) == (100, 0)
+    assert forward_weights(elbv2, shop) == (100, 0)
     assert [c["action"] for c in mutating_calls(fast)] == ["ModifyListener"]
     assert not [c for c in fast.calls() if c["action"] in ("DescribeTargetHealth", "DescribeAlarms", "SendCommand")]
     assert output["global_custom_stats"]["bg_rolled_back_targets"] == ["localhost"]
@@ -263,7 +241,7 @@ def test_a_failing_health_command_before_the_first_step_moves_no_traffic(fast, r
     assert result["failed"] is True and result["failed_gate"] == "health_command"
     assert "gate health_command failed before the first step: the health command failed on 2 of 2 green instance(s)" in result["msg"]
     assert all(instance_id in result["msg"] for instance_id in shop["green_ids"])
-    assert modifications(fast) == [] and weights(elbv2, shop) == (100, 0)
+    assert modifications(fast) == [] and forward_weights(elbv2, shop) == (100, 0)
 
 
 def test_check_mode_returns_the_plan_from_where_the_listener_is(fast, run_task, shop, elbv2):
@@ -275,7 +253,7 @@ def test_check_mode_returns_the_plan_from_where_the_listener_is(fast, run_task, 
     assert result["changed"] is True
     assert [(step["percent"], step["weights"]) for step in result["steps"]] == [
         (50, {shop["blue"]: 50, shop["green"]: 50}), (100, {shop["blue"]: 0, shop["green"]: 100})]
-    assert mutating_calls(fast) == [] and weights(elbv2, shop) == (90, 10)
+    assert mutating_calls(fast) == [] and forward_weights(elbv2, shop) == (90, 10)
 
 
 @pytest.mark.parametrize("role_vars, message, asks_aws", [
@@ -288,4 +266,4 @@ def test_bad_input_is_refused_naming_the_role_variable_and_nothing_changes(fast,
     assert failed and message in text
     assert output["global_custom_stats"]["bg_failures"]["localhost"].startswith(message)
     assert bool(fast.calls()) is asks_aws  # read before the test reads the listener
-    assert mutating_calls(fast) == [] and weights(elbv2, shop) == (100, 0)
+    assert mutating_calls(fast) == [] and forward_weights(elbv2, shop) == (100, 0)

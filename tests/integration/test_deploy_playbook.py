@@ -20,6 +20,8 @@ from aws_state import mutating_calls
 from aws_state import tags_of
 from conftest import REPO
 from conftest import ansible_env
+from load_balancers import blue_green_shop
+from load_balancers import forward_weights
 from load_balancers import target_group
 from load_balancers import target_states
 
@@ -89,26 +91,9 @@ def test_rolling_deploys_every_instance_in_batches_and_puts_it_back_healthy(fast
 @pytest.fixture
 def shop(fast, ec2, elbv2):
     """An ALB listener forwarding to shop-blue (100) and shop-green (0), two instances behind each."""
-    ids = fast.seed({"region": "us-east-1", "instances": [{"name": "blue", "count": 2}, {"name": "green", "count": 2}]})["instances"]
-    vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
-    arns = {}
-    for color in ("blue", "green"):
-        arns[color] = elbv2.create_target_group(Name="shop-" + color, Protocol="HTTP", Port=80, VpcId=vpc_id)["TargetGroups"][0]["TargetGroupArn"]
-        elbv2.register_targets(TargetGroupArn=arns[color], Targets=[{"Id": ids["%s-%d" % (color, n)]} for n in (1, 2)])
-    balancer = elbv2.create_load_balancer(Name="shop", Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"]
-    listener = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[
-        {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": arns["blue"], "Weight": 100},
-                                                               {"TargetGroupArn": arns["green"], "Weight": 0}]}}])
+    shop = blue_green_shop(fast, ec2, elbv2)
     fast.clear_log()
-    return dict(arns, listener=listener["Listeners"][0]["ListenerArn"], green_ids=sorted([ids["green-1"], ids["green-2"]]))
-
-
-def listener_weights(elbv2, shop):
-    """(blue, green) as DescribeListeners answers."""
-    groups = elbv2.describe_listeners(ListenerArns=[shop["listener"]])["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    by_arn = {group["TargetGroupArn"]: group["Weight"] for group in groups}
-    return by_arn[shop["blue"]], by_arn[shop["green"]]
+    return shop
 
 
 def test_blue_green_deploys_green_then_moves_the_traffic_in_steps(fast, ec2, elbv2, shop):
@@ -118,7 +103,7 @@ def test_blue_green_deploys_green_then_moves_the_traffic_in_steps(fast, ec2, elb
         "bg_version": "2.0", "bg_deploy_commands": DEPLOY, "bg_deploy_batch_size": "100%", "bg_deploy_min_healthy": "0"})
 
     assert rc == 0, text
-    assert listener_weights(elbv2, shop) == (0, 100)
+    assert forward_weights(elbv2, shop) == (0, 100)
     # Green deployed first, then one ModifyListener per step.
     assert versions(ec2, shop["green_ids"]) == dict.fromkeys(shop["green_ids"], "2.0")
     assert [call["action"] for call in fast.calls() if call["action"] == "ModifyListener"] == ["ModifyListener"] * 2
