@@ -45,6 +45,20 @@ RETENTION_RULE_CASES = [
     ("keep_within fraction", {"retention": {"keep_within": "1.5d"}}, ["keep_within", "1.5d"]),
     ("keep_within zero", {"retention": {"keep_within": "0s"}}, ["keep_within", "0s"]),
 ]
+# The rest of that fragment's options, as ami_rotate, snapshot_rotate and snapshot_copy_generations check them.
+ROTATION_OPTION_CASES = [
+    ("policy empty", {"policy": ""}, ["policy"]),
+    ("policy too long", {"policy": LONG}, ["policy", LONG]),
+    ("tags not a dict", {"tags": "not a dict"}, ["tags"]),
+    ("tags reserved key", {"tags": {"cloudops:policy": "x"}}, ["tags", "cloudops:policy"]),
+    ("tags value too long", {"tags": {"Team": LONG}}, ["tags", "Team"]),
+    ("min_interval malformed", {"min_interval": "7x"}, ["min_interval", "7x"]),
+    ("min_interval negative", {"min_interval": "-1h"}, ["min_interval", "-1h"]),
+    ("min_interval without unit", {"min_interval": "20"}, ["min_interval", "20"]),
+    ("wait not a bool", {"wait": "maybe"}, ["wait", "maybe"]),
+    ("wait_timeout negative", {"wait_timeout": -1}, ["wait_timeout", "-1"]),
+    ("wait_timeout not a number", {"wait_timeout": "soon"}, ["wait_timeout", "soon"]),
+]
 
 # (case id, the options changed from BASE (None removes one), words the error message must hold)
 CASES = [
@@ -58,14 +72,13 @@ CASES = [
     ("filters unknown name", {"filters": {UNKNOWN_FILTER: "x"}}, ["filters", UNKNOWN_FILTER]),
     ("filters empty dict of a bad type", {"filters": {"tag:Role": [["web"]]}}, ["filters", "tag:Role"]),
     ("filters nested value", {"filters": {"tag:Role": {"deep": 1}}}, ["filters", "tag:Role"]),
-    ("policy empty", {"policy": ""}, ["policy"]),
     ("policy blank", {"policy": "   "}, ["policy"]),
-    ("policy too long", {"policy": LONG}, ["policy", LONG]),
     # ansible-core 2.19 checks a dict option with suboptions itself and answers "argument of type
     # 'int' is not iterable" before the module runs: it fails and changes nothing, but cannot name
     # the option. Kept so that a better answer from ansible-core is noticed.
     ("retention not a dict", {"retention": 5}, ["not iterable"]),
     *RETENTION_RULE_CASES,
+    *ROTATION_OPTION_CASES,
     ("name unknown placeholder", {"name": "{hostname}-backup"}, ["name", "{hostname}"]),
     ("name unbalanced brace", {"name": "{instance_id-backup"}, ["name", "{instance_id-backup"]),
     ("name too short", {"name": "ab"}, ["name", "'ab'"]),
@@ -75,16 +88,7 @@ CASES = [
     ("description too long", {"description": LONG}, ["description", LONG]),
     ("no_reboot not a bool", {"no_reboot": "maybe"}, ["no_reboot", "maybe"]),
     ("protect_in_use not a bool", {"protect_in_use": "maybe"}, ["protect_in_use", "maybe"]),
-    ("tags not a dict", {"tags": "not a dict"}, ["tags"]),
-    ("tags reserved key", {"tags": {"cloudops:policy": "x"}}, ["tags", "cloudops:policy"]),
     ("tags key too long", {"tags": {LONG: "x"}}, ["tags", LONG]),
-    ("tags value too long", {"tags": {"Team": LONG}}, ["tags", "Team"]),
-    ("min_interval malformed", {"min_interval": "7x"}, ["min_interval", "7x"]),
-    ("min_interval negative", {"min_interval": "-1h"}, ["min_interval", "-1h"]),
-    ("min_interval without unit", {"min_interval": "20"}, ["min_interval", "20"]),
-    ("wait not a bool", {"wait": "maybe"}, ["wait", "maybe"]),
-    ("wait_timeout negative", {"wait_timeout": -1}, ["wait_timeout", "-1"]),
-    ("wait_timeout not a number", {"wait_timeout": "soon"}, ["wait_timeout", "soon"]),
     ("max_concurrency 0", {"max_concurrency": 0}, ["max_concurrency", "0"]),
     ("max_concurrency too high", {"max_concurrency": 101}, ["max_concurrency", "101"]),
     ("max_concurrency not a number", {"max_concurrency": "many"}, ["max_concurrency", "many"]),
@@ -92,8 +96,9 @@ CASES = [
 ]
 
 
-def task_args(change):
-    args = dict(BASE)
+def task_args(base, change):
+    """`base` with the case's changes; an option changed to None is left out."""
+    args = dict(base)
     args.update(change)
     return {key: value for key, value in args.items() if value is not None}
 
@@ -121,6 +126,13 @@ def run_campaign(sim, module, tasks):
     return results, mutating
 
 
+def assert_refused_naming(result, words):
+    """The task failed, and its message holds each of `words` (the option and the bad value)."""
+    assert result.get("failed") is True, "accepted: %s" % result.get("msg", result.get("changed"))
+    missing = [word for word in words if word not in result["msg"]]
+    assert not missing, "message %r does not name %s" % (result["msg"], missing)
+
+
 @pytest.fixture(scope="module")
 def campaign(simulator_server):
     """{case id: task result} for every case, and the mutating calls the playbook made."""
@@ -129,7 +141,7 @@ def campaign(simulator_server):
     sim.seed(FLEET)
     sim.add_fault(**refused_filter("DescribeInstances"))
     sim.clear_log()
-    results, mutating = run_campaign(sim, "cloudops.aws.ami_rotate", [(case, task_args(change)) for case, change, _words in CASES])
+    results, mutating = run_campaign(sim, "cloudops.aws.ami_rotate", [(case, task_args(BASE, change)) for case, change, _words in CASES])
     sim.clear_faults()
     return results, mutating
 
@@ -144,7 +156,5 @@ def test_bad_input_makes_no_mutating_call(campaign):
 def test_bad_input_fails_naming_the_option_and_value(campaign, case, change, words):
     result = campaign[0][case]
 
-    assert result.get("failed") is True, "accepted: %s" % result.get("msg", result.get("changed"))
-    missing = [word for word in words if word not in result["msg"]]
-    assert not missing, "message %r does not name %s" % (result["msg"], missing)
+    assert_refused_naming(result, words)
     assert not result.get("images_created"), result.get("images_created")
