@@ -7,28 +7,14 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from simulator.tests.test_sim_root_volumes import run
+
 SHELL = "AWS-RunShellScript"
 
 
 @pytest.fixture
 def ssm(aws):
     return aws("ssm")
-
-
-def run(ssm, instance_id, line):
-    """Run one shell line on the instance; its stdout once it succeeded."""
-    command_id = ssm.send_command(InstanceIds=[instance_id], DocumentName=SHELL,
-                                  Parameters={"commands": [line]})["Command"]["CommandId"]
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
-        except ClientError:
-            invocation = {"Status": "Pending"}
-        if invocation["Status"] == "Success":
-            return invocation["StandardOutputContent"]
-        assert invocation["Status"] in ("Pending", "InProgress", "Delayed") and time.monotonic() < deadline, invocation
-        time.sleep(0.05)
 
 
 def state_of(ec2, instance_id):
