@@ -118,7 +118,11 @@ class WaveRun(BatchRun):
             if outcome.ok:
                 tasks[outcome.item] = outcome.value
             else:
-                rollout.fail(outcome.item, "rollback: CreateReplaceRootVolumeTask: %s" % error_text(outcome.error))
+                reason = "rollback: CreateReplaceRootVolumeTask: %s" % error_text(outcome.error)
+                rollout.fail(outcome.item, reason)
+                # Within max_failures the task still succeeds; an instance left as the failed patch left it
+                # (a denied or refused rollback) must not show only in its report entry.
+                rollout.warnings.append("%s was not rolled back: %s" % (outcome.item, reason))
         ended = wait_for_tasks(rollout.clients.ec2, sorted(tasks.values()), self.settings.rollback_timeout, **self.waits) if tasks else {}
         replaced = []
         for instance_id, task_id in sorted(tasks.items()):

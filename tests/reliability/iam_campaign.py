@@ -33,8 +33,6 @@ def verdict(procedure, outcome, problems):
         return "succeeded, did its work"
     if (procedure.name, scenario.removed) in iam_procedures.WARNS_WITHOUT:
         return "succeeded, warned naming it"
-    if (procedure.name, scenario.removed) in iam_procedures.REPORTS_WITHOUT:
-        return "succeeded, named it in the instance's result"
     return "failed in %r naming it" % outcome.failed_task
 
 

@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fakes import Clock
+from fakes import client_error
 from patching_fakes import NOW
 from patching_fakes import FakeAws
 
@@ -186,6 +187,25 @@ def test_rollback_restores_the_root_volume_and_puts_the_healthy_instance_back():
     # A rolled-back instance still counts against max_failures (0): the canary stopped the rollout.
     assert run.result["stopped_early"].startswith("wave 0: 1 of 1")
     assert [by_id(run)[i]["status"] for i in ids[1:]] == ["not_reached", "not_reached"]
+
+
+def test_a_refused_rollback_fails_the_instance_and_warns_naming_it():
+    aws = FakeAws()
+    ids = aws.add_instances(2)
+    aws.add_group("web", ids)
+    aws.install_breaks.add(ids[0])
+
+    def refused(**_kwargs):
+        raise client_error("UnauthorizedOperation", "CreateReplaceRootVolumeTask")
+    aws.create_replace_root_volume_task = refused
+
+    # max_failures 1: the task itself succeeds, so the warning is what tells the operator.
+    run = rollout(aws, instance_ids=ids, mode="install", min_healthy="1", max_failures="1", health_command="curl -f localhost", rollback=True)
+
+    entry = by_id(run)[ids[0]]
+    assert (entry["status"], entry["rolled_back"]) == ("failed", False) and not aws.tasks
+    assert any(warning.startswith("%s was not rolled back: rollback: CreateReplaceRootVolumeTask: " % ids[0]) and "UnauthorizedOperation" in warning
+               for warning in run.warnings), run.warnings
 
 
 def test_without_rollback_a_broken_instance_stays_out_of_service_naming_its_image():
