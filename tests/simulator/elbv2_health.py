@@ -33,6 +33,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
 from moto.elbv2.responses import ELBV2Response
 
 from simulator.machines import MACHINES
+from simulator.seconds_settings import checked_seconds
 from simulator.ssm_commands import ENGINE as SSM_ENGINE
 
 HEALTH_FILE = "health"
@@ -62,14 +63,8 @@ class Settings:
             self.values = dict(self.DEFAULTS)
 
     def configure(self, **settings):
-        unknown = set(settings) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown elbv2 settings: {sorted(unknown)}")
-        seconds = {key: None if value is None else float(value) for key, value in settings.items()}
-        for key, value in seconds.items():
-            # Only the cap may be null (no cap).
-            if (value is None and key != "deregistration_delay_cap") or (value is not None and value < 0):
-                raise ValueError(f"elbv2 {key}: give a number of seconds >= 0")
+        # Only the cap may be null (no cap).
+        seconds = checked_seconds("elbv2", self.DEFAULTS, settings, nullable=("deregistration_delay_cap",))
         with self.lock:
             self.values.update(seconds)
             return dict(self.values)

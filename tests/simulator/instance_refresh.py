@@ -50,6 +50,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.moto_api._internal import mock_random
 
 from simulator.machines import MACHINES
+from simulator.seconds_settings import checked_seconds
 from simulator.ssm_instances import MARKS
 
 DEFAULT_PREFERENCES = {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 100, "SkipMatching": False,
@@ -170,16 +171,9 @@ class Refreshes:
             refresh.ended.set()
 
     def configure(self, **settings):
-        unknown = set(settings) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown autoscaling settings: {sorted(unknown)}")
-        seconds = {key: None if value is None else float(value) for key, value in settings.items()}
-        for key, value in seconds.items():
-            # A cap may be null (no cap); a step must move time on.
-            if key == "step_seconds" and (value is None or value <= 0):
-                raise ValueError("autoscaling step_seconds: give a number of seconds > 0")
-            if value is not None and value < 0:
-                raise ValueError(f"autoscaling {key}: give a number of seconds >= 0, or null")
+        # A cap may be null (no cap); a step must move time on.
+        caps = [key for key in self.DEFAULTS if key.endswith("_cap")]
+        seconds = checked_seconds("autoscaling", self.DEFAULTS, settings, nullable=caps, positive=("step_seconds",))
         with self.lock:
             self.settings.update(seconds)
         return self.describe()

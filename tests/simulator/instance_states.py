@@ -35,6 +35,8 @@ from moto.ec2.models.instances import InstanceState
 from moto.ec2.models.instances import StateReason
 from moto.ec2.responses.instances import InstanceResponse
 
+from simulator.seconds_settings import checked_seconds
+
 DEFAULTS = {"start_seconds": 0.0, "stop_seconds": 0.0}
 CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 GONE = ("shutting-down", "terminated")
@@ -53,14 +55,9 @@ class Transitions:
             self.per_instance = {}
 
     def configure(self, **settings):
-        unknown = set(settings) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown instances settings: {sorted(unknown)}")
-        for key, value in settings.items():
-            if float(value) < 0:
-                raise ValueError(f"instances.{key} must be 0 or more seconds, got {value}")
+        seconds = checked_seconds("instances", DEFAULTS, settings)
         with self.lock:
-            self.settings.update({key: float(value) for key, value in settings.items()})
+            self.settings.update(seconds)
 
     def delay(self, instance_ids, seconds):
         if float(seconds) < 0:

@@ -34,6 +34,7 @@ from moto.ssm.models import ssm_backends
 
 from simulator import ssm_instances
 from simulator.machines import MACHINES
+from simulator.seconds_settings import checked_seconds
 
 DOCUMENT = "AWS-RunPatchBaseline"
 # The document's step for Linux nodes and where the agent writes its output in S3.
@@ -132,12 +133,9 @@ class Patching:
             self.settings = {"reboot_seconds": 1.0}
 
     def configure(self, **settings):
-        unknown = set(settings) - set(self.settings)
-        if unknown:
-            raise ValueError(f"unknown patching settings: {sorted(unknown)}")
+        seconds = checked_seconds("patching", self.settings, settings)
         with self.lock:
-            for key, value in settings.items():
-                self.settings[key] = float(value)
+            self.settings.update(seconds)
             return dict(self.settings)
 
     def describe(self):

@@ -47,6 +47,7 @@ from moto.core.exceptions import ServiceException
 from moto.ssm.exceptions import InvalidDocument, ValidationException
 
 from simulator import patching, ssm_instances
+from simulator.seconds_settings import checked_seconds
 
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
@@ -363,12 +364,9 @@ class Engine:
         return path
 
     def configure(self, **settings):
-        unknown = set(settings) - set(self.settings)
-        if unknown:
-            raise ValueError(f"unknown ssm settings: {sorted(unknown)}")
+        seconds = checked_seconds("ssm", self.settings, settings, nullable=("delivery_timeout_cap",))
         with self.lock:
-            for key, value in settings.items():
-                self.settings[key] = None if value is None else float(value)
+            self.settings.update(seconds)
             return dict(self.settings)
 
     def describe(self):
