@@ -33,7 +33,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
 from moto.elbv2.responses import ELBV2Response
 
 from simulator.machines import MACHINES
-from simulator.seconds_settings import checked_seconds
+from simulator.seconds_settings import SecondsSettings
 from simulator.ssm_commands import ENGINE as SSM_ENGINE
 
 HEALTH_FILE = "health"
@@ -49,10 +49,13 @@ ACTION_PARAMETERS = {"create_listener": "DefaultActions", "modify_listener": "De
                      "create_rule": "Actions", "modify_rule": "Actions"}
 
 
-class Settings:
+class Settings(SecondsSettings):
     """The `elbv2` settings of the control endpoint."""
 
     DEFAULTS = {"healthy_after": 0.5, "deregistration_delay_cap": None}
+    SECTION = "elbv2"
+    # Only the cap may be null (no cap).
+    NULLABLE = ("deregistration_delay_cap",)
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -60,18 +63,7 @@ class Settings:
 
     def reset(self):
         with self.lock:
-            self.values = dict(self.DEFAULTS)
-
-    def configure(self, **settings):
-        # Only the cap may be null (no cap).
-        seconds = checked_seconds("elbv2", self.DEFAULTS, settings, nullable=("deregistration_delay_cap",))
-        with self.lock:
-            self.values.update(seconds)
-            return dict(self.values)
-
-    def describe(self):
-        with self.lock:
-            return dict(self.values)
+            self.settings = dict(self.DEFAULTS)
 
 
 SETTINGS = Settings()

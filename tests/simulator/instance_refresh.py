@@ -50,7 +50,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.moto_api._internal import mock_random
 
 from simulator.machines import MACHINES
-from simulator.seconds_settings import checked_seconds
+from simulator.seconds_settings import SecondsSettings
 from simulator.ssm_instances import MARKS
 
 DEFAULT_PREFERENCES = {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 100, "SkipMatching": False,
@@ -151,11 +151,15 @@ class Refresh:
         return described
 
 
-class Refreshes:
+class Refreshes(SecondsSettings):
     """Every instance refresh, oldest first, and the `autoscaling` settings."""
 
     DEFAULTS = {"step_seconds": 0.2, "instance_warmup_cap": None, "checkpoint_delay_cap": None,
                 "bake_time_cap": None, "wait_cap": None}
+    SECTION = "autoscaling"
+    # A cap may be null (no cap); a step must move time on.
+    NULLABLE = tuple(key for key in DEFAULTS if key.endswith("_cap"))
+    POSITIVE = ("step_seconds",)
 
     def __init__(self):
         # Reentrant: a refresh's success and its group's new configuration are one change.
@@ -169,18 +173,6 @@ class Refreshes:
             self.settings = dict(self.DEFAULTS)
         for refresh in ended:
             refresh.ended.set()
-
-    def configure(self, **settings):
-        # A cap may be null (no cap); a step must move time on.
-        caps = [key for key in self.DEFAULTS if key.endswith("_cap")]
-        seconds = checked_seconds("autoscaling", self.DEFAULTS, settings, nullable=caps, positive=("step_seconds",))
-        with self.lock:
-            self.settings.update(seconds)
-        return self.describe()
-
-    def describe(self):
-        with self.lock:
-            return dict(self.settings)
 
     def capped(self, cap, seconds):
         limit = self.describe()[cap]

@@ -35,15 +35,17 @@ from moto.ec2.models.instances import InstanceState
 from moto.ec2.models.instances import StateReason
 from moto.ec2.responses.instances import InstanceResponse
 
-from simulator.seconds_settings import checked_seconds
+from simulator.seconds_settings import SecondsSettings
 
 DEFAULTS = {"start_seconds": 0.0, "stop_seconds": 0.0}
 CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 GONE = ("shutting-down", "terminated")
 
 
-class Transitions:
+class Transitions(SecondsSettings):
     """The transition times: the settings, and the instances given their own."""
+
+    SECTION = "instances"
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -53,11 +55,6 @@ class Transitions:
         with self.lock:
             self.settings = dict(DEFAULTS)
             self.per_instance = {}
-
-    def configure(self, **settings):
-        seconds = checked_seconds("instances", DEFAULTS, settings)
-        with self.lock:
-            self.settings.update(seconds)
 
     def delay(self, instance_ids, seconds):
         if float(seconds) < 0:

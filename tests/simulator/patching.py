@@ -34,7 +34,7 @@ from moto.ssm.models import ssm_backends
 
 from simulator import ssm_instances
 from simulator.machines import MACHINES
-from simulator.seconds_settings import checked_seconds
+from simulator.seconds_settings import SecondsSettings
 
 DOCUMENT = "AWS-RunPatchBaseline"
 # The document's step for Linux nodes and where the agent writes its output in S3.
@@ -118,8 +118,10 @@ def parse_patches(patches):
     return parsed
 
 
-class Patching:
+class Patching(SecondsSettings):
     """Inventories, injected install failures, the reports SSM keeps, and the reboot setting."""
+
+    SECTION = "patching"
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -131,16 +133,6 @@ class Patching:
             self.failures = {}  # instance id -> patch ids whose install fails, None for every patch
             self.reports = {}  # (account, region, instance id) -> the last operation's report
             self.settings = {"reboot_seconds": 1.0}
-
-    def configure(self, **settings):
-        seconds = checked_seconds("patching", self.settings, settings)
-        with self.lock:
-            self.settings.update(seconds)
-            return dict(self.settings)
-
-    def describe(self):
-        with self.lock:
-            return dict(self.settings)
 
     # -- the machine's inventory ----------------------------------------------------------------
 

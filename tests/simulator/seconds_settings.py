@@ -21,3 +21,25 @@ def checked_seconds(section, known, given, nullable=(), positive=()):
             raise ValueError(f"{section} {key}: give a number of seconds {wanted}, got {value!r}")
         seconds[key] = number
     return seconds
+
+
+class SecondsSettings:
+    """configure() and describe() for a holder of a section's seconds settings.
+
+    The holder keeps them in `settings` (the names it knows) under `lock`, and names its SECTION and the settings
+    that may be null (NULLABLE) or must be above 0 (POSITIVE).
+    """
+
+    SECTION = ""
+    NULLABLE = ()
+    POSITIVE = ()
+
+    def configure(self, **settings):
+        seconds = checked_seconds(self.SECTION, self.settings, settings, nullable=self.NULLABLE, positive=self.POSITIVE)
+        with self.lock:
+            self.settings.update(seconds)
+        return self.describe()
+
+    def describe(self):
+        with self.lock:
+            return dict(self.settings)

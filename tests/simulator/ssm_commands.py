@@ -47,7 +47,7 @@ from moto.core.exceptions import ServiceException
 from moto.ssm.exceptions import InvalidDocument, ValidationException
 
 from simulator import patching, ssm_instances
-from simulator.seconds_settings import checked_seconds
+from simulator.seconds_settings import SecondsSettings
 
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
@@ -335,8 +335,11 @@ class Command:
         }
 
 
-class Engine:
+class Engine(SecondsSettings):
     """Every command sent, the sandboxes of the instances, and the settings of the control endpoint."""
+
+    SECTION = "ssm"
+    NULLABLE = ("delivery_timeout_cap",)
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -362,16 +365,6 @@ class Engine:
         path = os.path.join(tempfile.gettempdir(), "%s%d-%d" % (SANDBOX_PREFIX, os.getpid(), next(self.generation)))
         os.makedirs(path, exist_ok=True)
         return path
-
-    def configure(self, **settings):
-        seconds = checked_seconds("ssm", self.settings, settings, nullable=("delivery_timeout_cap",))
-        with self.lock:
-            self.settings.update(seconds)
-            return dict(self.settings)
-
-    def describe(self):
-        with self.lock:
-            return dict(self.settings)
 
     def sandbox(self, instance_id):
         path = os.path.join(self.root, "instances", instance_id)
