@@ -75,11 +75,16 @@ def test_backup_playbook_cleans_orphans_and_steps_can_be_switched_off(sim, ec2):
     assert "orphaned snapshots: %d deleted" % len(orphan_snapshots) in result.stdout
 
 
-def test_backup_playbook_snapshot_step_backs_up_tagged_volumes(sim, ec2):
+def seed_tagged_web_volumes(sim):
+    """Seeds the demo fleet with the web instances' root volumes tagged Backup=daily; their ids."""
     fleet = yaml.safe_load(DEMO_FLEET.read_text())
     fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
     volumes = sim.seed(fleet)["volumes"]
-    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+    return {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+
+
+def test_backup_playbook_snapshot_step_backs_up_tagged_volumes(sim, ec2):
+    tagged = seed_tagged_web_volumes(sim)
 
     result = run_playbook(sim, "-e", '{"backup_amis": false, "backup_snapshots": true}')
 
@@ -90,10 +95,7 @@ def test_backup_playbook_snapshot_step_backs_up_tagged_volumes(sim, ec2):
 
 
 def test_backup_playbook_copies_snapshots_to_the_dr_region(sim, ec2):
-    fleet = yaml.safe_load(DEMO_FLEET.read_text())
-    fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
-    volumes = sim.seed(fleet)["volumes"]
-    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+    tagged = seed_tagged_web_volumes(sim)
     extra = ('{"backup_amis": false, "backup_snapshots": true, "snapshot_backup_dr_region": "us-west-2", '
              '"snapshot_backup_min_interval": "", "snapshot_backup_dr_retention": {"keep_last": 2}}')
 
@@ -116,10 +118,7 @@ def test_backup_playbook_copies_snapshots_to_the_dr_region(sim, ec2):
 
 
 def test_backup_playbook_dr_copies_leave_the_ami_snapshots_of_the_same_policy_alone(sim, ec2):
-    fleet = yaml.safe_load(DEMO_FLEET.read_text())
-    fleet["instances"][0]["volumes"][0]["tags"] = {"Backup": "daily"}
-    volumes = sim.seed(fleet)["volumes"]
-    tagged = {ids[0] for name, ids in volumes.items() if name.startswith("web")}
+    tagged = seed_tagged_web_volumes(sim)
     extra = '{"backup_amis": true, "backup_snapshots": true, "snapshot_backup_dr_region": "us-west-2"}'
 
     result = run_playbook(sim, "-e", extra)
