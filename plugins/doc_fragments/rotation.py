@@ -59,8 +59,8 @@ options:
   wait:
     description:
       - Wait for the new backups to finish before pruning, with one describe call a round for all of them.
-      - M(cloudops.aws.ami_rotate) and M(cloudops.aws.snapshot_rotate) prune a source once its own new backup is
-        finished, in batches while the other backups are still being created, not only after the whole selection's.
+      - A source is pruned once its own new backup is finished, in batches while the other backups are still being
+        created, not only after the whole selection's.
       - With C(false) the new backups are pending when pruning runs and do not count as generations yet;
         the next run prunes with them.
     type: bool

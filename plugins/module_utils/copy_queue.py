@@ -64,10 +64,11 @@ class CopyQueue:
                     warnings.append("could not stop sharing %s with account %s: %s" % (request.source_snapshot_id, self.share_with, error_text(error)))
             raise
 
-    def start(self, requests, pending, deadline):
+    def start(self, requests, pending, deadline, on_started=None):
         """A QueueResult of starting a copy of each request, in their order, until `deadline` (of `clock`).
 
         `pending` holds the ids of copies already pending in the destination Region: they take slots.
+        `on_started(copy_id, request)` is called as each copy starts.
         """
         queue = list(requests)
         in_flight = set(pending)
@@ -84,6 +85,8 @@ class CopyQueue:
                 if outcome.ok:
                     in_flight.add(outcome.value)
                     started[outcome.value] = outcome.item
+                    if on_started is not None:
+                        on_started(outcome.value, outcome.item)
                 elif error_code(outcome.error) == COPY_LIMIT_ERROR:
                     refused.append(outcome.item)
                 else:

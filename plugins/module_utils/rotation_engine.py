@@ -74,9 +74,6 @@ class BackupAdapter:
     remove_action = None    # the API action named in a failed removal's message
     diff_key = None         # the key of diff mode's before/after lists
     find_references = None  # {id: reason} of backups still in use, or None: nothing is protected
-    # Whether groups may be pruned while other backups are still being created: create_all makes
-    # its backups through the engine's pool and tells each as it is made (on_created).
-    prunes_as_finished = True
 
     def describe(self):
         """The managed backups of the policy (or policies) this run rotates."""
@@ -116,7 +113,9 @@ class BackupAdapter:
     def create_all(self, requests, run, on_created=None):
         """{id: summary} of every request, a failed one recorded and not stopping the others.
 
-        `on_created({id: summary})` is called from the pool as each create answers.
+        `on_created({id: summary})` is called as each create answers, so that groups can be
+        pruned while the others are still being created; an adapter with its own way of creating
+        (a queue) calls it too.
         """
 
         def made(outcome):
@@ -169,8 +168,8 @@ class BackupAdapter:
         run.result[self.keys.retained] += [self.entry(backup, reason=reason) for backup, reason in settled.others]
         return settled.groups, twins + settled.own_duplicates
 
-    def after_wait(self, created, backups, run):
-        """Once the new backups are waited for and the policy's backups read again."""
+    def after_wait(self, created, backups, run, groups):
+        """Once the new backups of `groups` are waited for and the policy's backups read again."""
 
     def after_removal(self, removed, backups, run, groups):
         """Once the plan's backups of `groups` are removed; `backups` is what the read before planning found."""
@@ -394,7 +393,7 @@ class RotationRun:
             keys = [key for key in keys if all(backup["state"] != "pending" for backup in groups.get(key, []))]
             groups = {key: groups.get(key, []) for key in keys}
         created = {backup_id: backup for backup_id, backup in created.items() if adapter.group_of(backup) in groups}
-        adapter.after_wait(created, backups, self)
+        adapter.after_wait(created, backups, self, set(groups))
         groups, own_duplicates = adapter.settle(groups, created, self)
         removed = self._remove(own_duplicates + self._plan(groups, keys=keys))
         adapter.after_removal(removed, backups, self, keys)
@@ -441,7 +440,7 @@ class RotationRun:
         adapter = self.adapter
         self.selected_groups = adapter.group_keys(subjects)
         requests = self._choose(subjects, self._groups(self._read()))
-        if self.settings.wait and adapter.prunes_as_finished and requests:
+        if self.settings.wait and requests:
             self._create_and_prune_as_finished(requests)
             return self.result
         created = adapter.create_all(requests, self)

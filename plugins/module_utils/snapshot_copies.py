@@ -81,8 +81,6 @@ class SnapshotCopies(BackupAdapter):
     also_changes = ("sources_unshared",)
     remove_action = "DeleteSnapshot"
     diff_key = "copies"
-    # The copy queue starts copies in rounds as slots free up; the groups are pruned once it is done.
-    prunes_as_finished = False
 
     def __init__(self, source_ec2, destination_ec2, source_kms, settings, copy_settings, sleep=time.sleep, clock=time.monotonic):
         self.source_ec2 = source_ec2
@@ -196,15 +194,27 @@ class SnapshotCopies(BackupAdapter):
         # wait_timeout bounds the whole run here: queue slots and copies, which can take hours.
         return run.started_at + self.settings.wait_timeout
 
-    def create_all(self, requests, run):
-        """{copy_id: copy} started through the queue; sources still queued at the deadline are skipped, never failed."""
+    def create_all(self, requests, run, on_created=None):
+        """{copy_id: copy} started through the queue; sources still queued at the deadline are skipped, never failed.
+
+        `on_created({copy_id: copy})` is called as each copy starts.
+        """
         copies = self.copies
         queue = CopyQueue(self.source_ec2, self.ec2, copies.source_region, copies.max_in_flight, self.settings.max_concurrency,
                           copies.encrypted, copies.kms_key_id, copies.destination_account, sleep=self.sleep, clock=self.clock)
         pending = {c["snapshot_id"] for c in run.backups_before if c["state"] == "pending"}
-        outcome = queue.start([self._copy_request(request.subject, run) for request in requests], pending, self._deadline(run))
-        run.warnings.extend(outcome.warnings)
         sources = {request.subject["snapshot_id"]: request.subject for request in requests}
+        started = {}
+
+        def copy_started(copy_id, request):
+            source = sources[request.source_snapshot_id]
+            started[copy_id] = {"snapshot_id": copy_id, "tags": request.tags, "source_volume": source["source_volume"], "created_at": source["created_at"],
+                                "state": "pending", "volume_size": source["volume_size"], "state_message": "", "managed": True}
+            if on_created is not None:
+                on_created({copy_id: started[copy_id]})
+
+        outcome = queue.start([self._copy_request(request.subject, run) for request in requests], pending, self._deadline(run), copy_started)
+        run.warnings.extend(outcome.warnings)
         for request, error in outcome.failed:
             source = sources[request.source_snapshot_id]
             run.fail(self.group_of_source(source), self.source_labels(source), "copying %s: %s" % (request.source_snapshot_id, error_text(error)))
@@ -212,11 +222,6 @@ class SnapshotCopies(BackupAdapter):
             run.skip(self.source_labels(sources[request.source_snapshot_id]),
                      "queued: %d copies in flight to %s (max_copies_in_flight %d) until wait_timeout %ss; a later run copies it"
                      % (outcome.in_flight, copies.destination_region, copies.max_in_flight, self.settings.wait_timeout))
-        started = {}
-        for copy_id, request in outcome.started.items():
-            source = sources[request.source_snapshot_id]
-            started[copy_id] = {"snapshot_id": copy_id, "tags": request.tags, "source_volume": source["source_volume"], "created_at": source["created_at"],
-                                "state": "pending", "volume_size": source["volume_size"], "state_message": "", "managed": True}
         return started
 
     def wait(self, backup_ids, timeout):
@@ -229,10 +234,10 @@ class SnapshotCopies(BackupAdapter):
         # Copies an earlier run left pending in these groups become generations once completed.
         return {c["snapshot_id"]: c for c in run.backups_before if c["state"] == "pending" and self.group_of(c) in run.selected_groups}
 
-    def after_wait(self, created, backups, run):
-        pending_before = {c["snapshot_id"] for c in run.backups_before if c["state"] == "pending"}
+    def after_wait(self, created, backups, run, groups):
+        pending_before = {c["snapshot_id"] for c in run.backups_before if c["state"] == "pending" and self.group_of(c) in groups}
         completed = (pending_before | set(created)) & {c["snapshot_id"] for c in backups if c["state"] == "completed"}
-        run.result["copies_completed"] = [self.entry(c) for c in backups if c["snapshot_id"] in completed]
+        run.result["copies_completed"] += [self.entry(c) for c in backups if c["snapshot_id"] in completed]
         if self.copies.destination_account:
             self._unshare(backups, run)
 
