@@ -62,7 +62,9 @@ def measure(sim, workload, size, way, throttling, args):
                   throttling={"enabled": throttling})
     plays, inventory, extra_env = module.plays(way, world)
     sim.clear_log()
+    load_before = os.getloadavg()[0]
     run = run_playbook(sim, plays, extra_env=extra_env, inventory=inventory)
+    load_after = os.getloadavg()[0]
     calls = sim.calls()
     sim.configure(latency={"default": 0}, throttling={"enabled": False})
     state = module.end_state(sim, world, way, run.report)
@@ -90,7 +92,11 @@ def measure(sim, workload, size, way, throttling, args):
         "peak_rss_mib": round(run.peak_rss_mib, 1),
         "peak_pss_mib": round(run.peak_pss_mib, 1),
         "peak_processes": run.peak_processes,
+        "timeline": timeline(calls, run.started_at),
         "end_state_as_expected": state == expected,
+        # The machine's 1-minute load average before and after: other work on it slows the
+        # CPU-bound loops of the amazon.aws way more than the waiting on AWS of this collection.
+        "load_average": [round(load_before, 1), round(load_after, 1)],
     }
     if run.failed or state != expected:
         wrong = {name: value for name, value in state.items() if value != expected.get(name)}
@@ -102,6 +108,19 @@ def measure(sim, workload, size, way, throttling, args):
             row["error"] = _failure_text(run)
             print(row["error"], file=sys.stderr)
     return row
+
+
+def timeline(calls, started_at):
+    """Seconds from ansible-playbook's start to the first and the last answered call, overall and per action."""
+    answered = [call for call in calls if not call["error_code"]]
+    spans = {}
+    for call in answered:
+        at = round(call["time"] - started_at, 2)
+        first, last = spans.get(call["action"], (at, at))
+        spans[call["action"]] = (min(first, at), max(last, at))
+    times = [span for pair in spans.values() for span in pair]
+    return {"first_call_s": min(times) if times else None, "last_call_s": max(times) if times else None,
+            "by_action": {action: list(span) for action, span in sorted(spans.items())}}
 
 
 def _failure_text(run):
@@ -122,14 +141,15 @@ def add_ratios(rows):
 
 def table(rows):
     header = ["workload", "size", "buckets", "way", "wall s", "x faster", "bound s", "wall/bound", "calls", "min", "calls/min",
-              "throttled", "RSS MiB", "same end"]
+              "throttled", "RSS MiB", "same end", "load"]
     lines = [header]
     for r in rows:
         lines.append([r["workload"], str(r["size"]), "on" if r["throttling"] else "off", r["way"] + (" FAILED" if r["failed"] else ""),
                       "%.1f" % r["wall_s"], "%.1f" % r["amazon_aws_wall_over_this"] if r["amazon_aws_wall_over_this"] else "",
                       "%.1f" % r["bound_s"], "%.2f" % r["wall_over_bound"] if r["wall_over_bound"] else "",
                       str(r["calls_answered"]), str(r["minimum_calls"]), "%.2f" % r["calls_over_minimum"], str(r["throttled"]),
-                      "%.0f" % r["peak_rss_mib"], "yes" if r["end_state_as_expected"] else "NO"])
+                      "%.0f" % r["peak_rss_mib"], "yes" if r["end_state_as_expected"] else "NO",
+                      "%.1f-%.1f" % tuple(r.get("load_average", (0, 0)))])
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) if c > 0 else cell.ljust(w) for c, (cell, w) in enumerate(zip(line, widths))) for line in lines)
 

@@ -90,7 +90,8 @@ class MemorySampler(threading.Thread):
 class PlaybookRun:
     """One ansible-playbook run: its wall time, peak memory and the JSON callback's report."""
 
-    def __init__(self, wall, report, returncode, stderr, sampler):
+    def __init__(self, started_at, wall, report, returncode, stderr, sampler):
+        self.started_at = started_at
         self.wall = wall
         self.report = report
         self.returncode = returncode
@@ -114,7 +115,7 @@ def run_playbook(sim, plays, extra_env=None, timeout=7200, inventory="localhost,
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(plays, handle)
     env = dict(ansible_env(sim), **(extra_env or {}))
-    started = time.monotonic()
+    started_at, started = time.time(), time.monotonic()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, handle.name],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -133,4 +134,4 @@ def run_playbook(sim, plays, extra_env=None, timeout=7200, inventory="localhost,
         report = json.loads(stdout)
     except ValueError:
         report = None
-    return PlaybookRun(wall, report, process.returncode, stderr, sampler)
+    return PlaybookRun(started_at, wall, report, process.returncode, stderr, sampler)

@@ -108,13 +108,12 @@ def snapshot_copies(sources, expired_per_source, latency, completed_after, throt
     return total, steps
 
 
-def run_command(instances, latency, command_seconds, targets_per_call=50):
-    """ssm_run's work: SendCommand in calls of `targets_per_call` instances, the command runs, one read of the results."""
-    sends = math.ceil(instances / targets_per_call)
-    # Selecting the instances (one page), the sends in parallel, the command, one read a page of 50.
-    total = latency + latency + command_seconds + latency * math.ceil(instances / 50)
+def run_command(instances, latency, command_seconds):
+    """ssm_run's work: one SendCommand targeting the instances' tag, the command runs, the results read a page of 50 at a time."""
+    pages = math.ceil(instances / 50)
+    total = latency + command_seconds + latency * pages
     steps = [
-        "1 read of the instances, %d SendCommand calls of up to %d instances at once (SSM is not metered by the simulator)" % (sends, targets_per_call),
-        "the command runs %.1f s on every instance at once, then the invocations are read (one call a page of 50)" % command_seconds,
+        "1 SendCommand with the tag as its target (SSM finds the instances; SSM is not metered by the simulator)",
+        "the command runs %.1f s on every instance at once, then %d reads of the invocations, 50 a page, one after the other" % (command_seconds, pages),
     ]
     return total, steps
