@@ -118,6 +118,19 @@ def test_slots_are_polled_on_the_shared_schedule():
     assert clock.sleeps[:6] == [2, 4, 8, 15, 15, 15]
 
 
+def test_each_copy_is_told_as_it_starts_so_its_group_can_be_pruned_before_the_queue_ends():
+    clock = Clock()
+    ec2 = FakeEC2(clock, duration=3)
+    told = []
+    queue = CopyQueue(ec2, ec2, "us-east-1", 1, 10, sleep=clock.sleep, clock=clock)
+
+    result = queue.start(requests(3), set(), 600, on_started=lambda copy_id, request: told.append((clock(), copy_id, request.source_snapshot_id)))
+
+    # One slot: each copy starts once the one before has completed, and is told then, not at the end.
+    assert [(at, source) for at, _copy_id, source in told] == [(0, "snap-source-00"), (6, "snap-source-01"), (12, "snap-source-02")]
+    assert {copy_id for _at, copy_id, _source in told} == set(result.started)
+
+
 def test_a_round_that_frees_slots_starts_the_schedule_again():
     clock = Clock()
 
