@@ -228,6 +228,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import A
 from ansible_collections.cloudops.aws.plugins.module_utils.ami_rotation import ImageSettings
 from ansible_collections.cloudops.aws.plugins.module_utils.ec2_instances import select_instances
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DEFAULT_NAME_TEMPLATE
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.request_pacing import RequestPacer
@@ -250,6 +251,13 @@ def argument_spec():
     return spec
 
 
+def settings_from_params(params):
+    """The shared rotation options and the image options, each checked (ValueError naming a refused one)."""
+    image_settings = ImageSettings(name_template=params["name"], description=params["description"], no_reboot=params["no_reboot"],
+                                   protect_in_use=params["protect_in_use"], consistency=params["consistency"])
+    return RotationSettings.from_params(params), image_settings
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec(),
@@ -257,13 +265,7 @@ def main():
         required_one_of=[("instance_ids", "filters")],
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        image_settings = ImageSettings(name_template=params["name"], description=params["description"], no_reboot=params["no_reboot"],
-                                       protect_in_use=params["protect_in_use"], consistency=params["consistency"])
-        settings = RotationSettings.from_params(params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings, image_settings = checked_settings(module, settings_from_params)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     ec2 = RequestPacer().install(module.client("ec2", retry_decorator=retry))
@@ -272,7 +274,7 @@ def main():
     rotation = RotationRun(AmiBackups(ec2, autoscaling, settings, image_settings), settings, now)
 
     with ending_on_errors(module, "ami_rotate", rotation):
-        instances, gone = select_instances(ec2, params["instance_ids"], params["filters"])
+        instances, gone = select_instances(ec2, module.params["instance_ids"], module.params["filters"])
         if gone:
             module.warn("ignoring terminated or shutting-down instances: %s" % ", ".join(gone))
         if not instances:

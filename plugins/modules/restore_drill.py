@@ -326,6 +326,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_or_fail
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import failure_list
@@ -338,10 +339,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.selection import Sele
 def main():
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    try:
-        settings = DrillSettings.from_params(module.params, now)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings = checked_settings(module, DrillSettings.from_params, now)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     run = DrillRun(module.client("ec2", retry_decorator=retry), module.client("ssm", retry_decorator=retry), settings, now)

@@ -252,6 +252,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import a
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import caller_account
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_accounts import destination_account_of
 from ansible_collections.cloudops.aws.plugins.module_utils.copy_queue import AWS_COPIES_IN_FLIGHT
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.regions import region_reached
@@ -306,10 +307,7 @@ def main():
         required_one_of=[("snapshot_ids", "filters")],
         supports_check_mode=True,
     )
-    try:
-        settings, copy_settings = settings_from_params(module.params, module.region)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings, copy_settings = checked_settings(module, settings_from_params, module.region)
 
     retry = AWSRetry.jittered_backoff(retries=10)
     source_ec2 = RequestPacer().install(module.client("ec2", retry_decorator=retry, region=copy_settings.source_region))

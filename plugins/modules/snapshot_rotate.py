@@ -185,6 +185,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_instance_volume_sets
 from ansible_collections.cloudops.aws.plugins.module_utils.ebs_volumes import select_volumes
+from ansible_collections.cloudops.aws.plugins.module_utils.module_results import checked_settings
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import ending_on_errors
 from ansible_collections.cloudops.aws.plugins.module_utils.module_results import exit_with_failures
 from ansible_collections.cloudops.aws.plugins.module_utils.request_pacing import RequestPacer
@@ -237,10 +238,7 @@ def main():
         required_one_of=[("volume_ids", "filters", "instance_ids")],
         supports_check_mode=True,
     )
-    try:
-        settings, snapshot_settings = settings_from_params(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+    settings, snapshot_settings = checked_settings(module, settings_from_params)
 
     ec2 = RequestPacer().install(module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10)))
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
