@@ -8,7 +8,7 @@
 stage_collection() {
     local root=$1 stage=$2
     (
-        cd "$root"
+        cd "$root" || exit 2
         # --cached also lists tracked files deleted from the work tree; copy only what exists.
         # A symlinked .venv or build escapes the directory patterns in .gitignore: skip them.
         git ls-files -z --cached --others --exclude-standard |
