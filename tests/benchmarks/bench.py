@@ -144,7 +144,7 @@ def table(rows):
               "throttled", "RSS MiB", "same end", "load"]
     lines = [header]
     for r in rows:
-        lines.append([r["workload"], str(r["size"]), "on" if r["throttling"] else "off", r["way"] + (" FAILED" if r["failed"] else ""),
+        lines.append([r["workload"], str(r["size"]), buckets(r), r["way"] + (" FAILED" if r["failed"] else ""),
                       "%.1f" % r["wall_s"], "%.1f" % r["amazon_aws_wall_over_this"] if r["amazon_aws_wall_over_this"] else "",
                       "%.1f" % r["bound_s"], "%.2f" % r["wall_over_bound"] if r["wall_over_bound"] else "",
                       str(r["calls_answered"]), str(r["minimum_calls"]), "%.2f" % r["calls_over_minimum"], str(r["throttled"]),
@@ -154,15 +154,21 @@ def table(rows):
     return "\n".join("  ".join(cell.rjust(w) if c > 0 else cell.ljust(w) for c, (cell, w) in enumerate(zip(line, widths))) for line in lines)
 
 
+def buckets(row):
+    # SSM is not metered by the simulator: the switch changes nothing there.
+    return "-" if row["workload"] == "ssm" else "on" if row["throttling"] else "off"
+
+
 def markdown(rows):
-    head = "| workload | size | buckets | way | wall s | x faster | bound s | wall / bound | calls | minimum | calls / minimum | throttled | peak RSS MiB |"
-    lines = [head, "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| workload | size | buckets | way | wall s | x faster | bound s | wall / bound | calls | minimum | calls / minimum | throttled"
+            " | peak RSS MiB | load |")
+    lines = [head, "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        lines.append("| %s | %d | %s | %s | %.1f | %s | %.1f | %s | %d | %d | %.2f | %d | %.0f |" % (
-            r["workload"], r["size"], "on" if r["throttling"] else "off", r["way"], r["wall_s"],
+        lines.append("| %s | %d | %s | %s | %.1f | %s | %.1f | %s | %d | %d | %.2f | %d | %.0f | %s |" % (
+            r["workload"], r["size"], buckets(r), r["way"], r["wall_s"],
             "%.1f" % r["amazon_aws_wall_over_this"] if r["amazon_aws_wall_over_this"] else "",
             r["bound_s"], "%.2f" % r["wall_over_bound"] if r["wall_over_bound"] else "", r["calls_answered"], r["minimum_calls"],
-            r["calls_over_minimum"], r["throttled"], r["peak_rss_mib"]))
+            r["calls_over_minimum"], r["throttled"], r["peak_rss_mib"], "%.1f-%.1f" % tuple(r["load_average"]) if "load_average" in r else ""))
     return "\n".join(lines)
 
 
