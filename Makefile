@@ -85,7 +85,7 @@ ee: venv  ## the execution environment's build context in build/ee/context (this
 	$(BIN)/ansible-galaxy collection build --output-path build/ee .
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee/context --output-filename Containerfile
 
-# Not part of test: about 15 minutes, and it measures rather than asserts (docs/performance.md).
+# Not part of test: about 20 minutes on 2 cores, and it measures rather than asserts (docs/performance.md).
 bench: venv collection  ## this collection against the amazon.aws way and AWS's limits: table, and JSON in build/bench.json; BENCH_ARGS selects other runs
 	$(BIN)/python tests/benchmarks/bench.py $(BENCH_ARGS)
 

@@ -9,7 +9,7 @@ call log (throttled calls are retried and counted apart), the controller's peak 
 ratio to the amazon.aws way and to the lower bound AWS allows (lower_bound.py, whose reasoning
 is printed), and whether both ways left the same state. It writes the figures as JSON.
 
-    make bench                            # workload 1 at 200 instances, buckets on and off (about 15 minutes)
+    make bench                            # workload 1 at 200 instances, buckets on and off (about 20 minutes)
     make bench BENCH_ARGS="--workloads copy ssm --sizes 200"
     make bench BENCH_ARGS="--workloads ami --sizes 50 500 --throttling on off --ways cloudops"
 
@@ -43,7 +43,7 @@ WORKLOADS = {
 WAYS = ("cloudops", "amazon.aws")
 
 # What `make bench` runs when no selection is given: the AMI backup of 200 instances both ways,
-# with AWS's buckets and without; the amazon.aws loops take most of the 15 minutes or so.
+# with AWS's buckets and without; the amazon.aws loops take most of the 20 minutes or so.
 DEFAULT_PLAN = [("ami", 200, True), ("ami", 200, False)]
 
 
