@@ -16,9 +16,6 @@ from test_bad_input_campaign import refused_filter
 from test_bad_input_campaign import run_campaign
 from test_bad_input_campaign import task_args
 
-# One playbook per module (the module-scoped `campaigns`) serves every test here: under
-# pytest-xdist (`--dist loadgroup`) they all go to one worker, so they run once.
-pytestmark = pytest.mark.xdist_group("bad_input_campaign_more")
 
 VOLUME = "vol-0123456789abcdef0"
 INSTANCE = "i-0123456789abcdef0"
@@ -180,29 +177,40 @@ MODULES = {
 CASES = [(module, case, words) for module, spec in MODULES.items() for case, _change, words in spec["cases"]]
 
 
+def grouped(module, values):
+    """A test parameter of `module`'s: one playbook per module serves its tests, so under pytest-xdist
+    (`--dist loadgroup`) each module's tests go to one worker, and the four playbooks run on different workers."""
+    return pytest.param(*values, marks=pytest.mark.xdist_group("bad_input_" + module.rsplit(".", 1)[1]))
+
+
 @pytest.fixture(scope="module")
 def campaigns(simulator_server):
-    """{module: ({case id: task result}, mutating calls)}, one playbook per module."""
+    """campaign_of(module) -> ({case id: task result}, mutating calls): the module's playbook, run when a test first asks."""
     sim = simulator_server
     outcome = {}
-    for module, spec in MODULES.items():
-        sim.reset()
-        sim.seed(spec["fleet"])
-        for fault in spec.get("faults", []):
-            sim.add_fault(**fault)
-        sim.clear_log()
-        outcome[module] = run_campaign(sim, module, [(case, task_args(spec["base"], change)) for case, change, _words in spec["cases"]])
-        sim.clear_faults()
-    return outcome
+
+    def campaign_of(module):
+        if module not in outcome:
+            spec = MODULES[module]
+            sim.reset()
+            sim.seed(spec["fleet"])
+            for fault in spec.get("faults", []):
+                sim.add_fault(**fault)
+            sim.clear_log()
+            outcome[module] = run_campaign(sim, module, [(case, task_args(spec["base"], change)) for case, change, _words in spec["cases"]])
+            sim.clear_faults()
+        return outcome[module]
+    return campaign_of
 
 
-@pytest.mark.parametrize("module", list(MODULES))
+@pytest.mark.parametrize("module", [grouped(module, (module,)) for module in MODULES])
 def test_bad_input_makes_no_mutating_call(campaigns, module):
-    results, mutating = campaigns[module]
+    results, mutating = campaigns(module)
     assert len(results) == len(MODULES[module]["cases"])
     assert mutating == []
 
 
-@pytest.mark.parametrize("module, case, words", CASES, ids=["%s: %s" % (module.rsplit(".", 1)[1], case) for module, case, _words in CASES])
+@pytest.mark.parametrize("module, case, words", [grouped(module, (module, case, words)) for module, case, words in CASES],
+                         ids=["%s: %s" % (module.rsplit(".", 1)[1], case) for module, case, _words in CASES])
 def test_bad_input_fails_naming_the_option_and_value(campaigns, module, case, words):
-    assert_refused_naming(campaigns[module][0][case], words)
+    assert_refused_naming(campaigns(module)[0][case], words)
