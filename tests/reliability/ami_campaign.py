@@ -2,8 +2,8 @@
 
 Every scenario starts from a fresh simulated account holding a small fleet, two earlier
 generations per instance (made as ami_rotate makes them, tags and all) and hand-made
-resources that must never be touched. It then runs cloudops.aws.ami_rotate through
-ansible-playbook one or more times under faults, runs it once more with no fault (the
+resources that must never be touched. It then runs cloudops.aws.ami_rotate (tests/module_runs.py)
+one or more times under faults, runs it once more with no fault (the
 repair run an operator's next schedule would be), and checks the AWS state:
 
 - kept:       every image the policy keeps is there: the keep_last newest available

@@ -7,21 +7,15 @@ A campaign (ami_campaign.py, ...) subclasses World for its module: `seed()` buil
 run_scenario() runs one under faults, then a calm repair run, then the checks.
 """
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import boto3
-import yaml
 
-from conftest import TaskRunner
-from conftest import ansible_env
+from module_runs import finish_module_process
+from module_runs import kill_module_process
+from module_runs import run_module
+from module_runs import start_module_process
 
 
 def tags_of(resource):
@@ -59,7 +53,6 @@ class World:
         self.faulty_runs = faulty_runs
         self.rng = rng
         self.ec2 = ec2_client(sim)
-        self.run_task = TaskRunner(sim)
         self.runs = 0
         self.failed_runs = 0
         self.kills = 0
@@ -88,32 +81,19 @@ class World:
 
     def run(self, **extra):
         self.runs += 1
-        result = self.run_task(self.MODULE, self.task_args(**extra), timeout=600)
+        result = run_module(self.sim, self.MODULE, self.task_args(**extra))
         if result.get("failed"):
             self.failed_runs += 1
         self.observe()
         return result
 
     def start(self, **extra):
-        """ansible-playbook in its own process group, for scenarios that kill it or act while it runs."""
-        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [{self.MODULE: self.task_args(**extra)}]}]
-        handle, path = tempfile.mkstemp(suffix=".yml", prefix="campaign-")
-        with os.fdopen(handle, "w") as stream:
-            yaml.safe_dump(play, stream)
+        """The module in a process of its own, for scenarios that kill it or act while it runs."""
         self.runs += 1
-        process = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", path],
-                                   env=ansible_env(self.sim), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   text=True, start_new_session=True)
-        process.playbook_path = path
-        return process
+        return start_module_process(self.sim, self.MODULE, self.task_args(**extra))
 
     def finish(self, process, timeout=300):
-        stdout, _stderr = process.communicate(timeout=timeout)
-        os.unlink(process.playbook_path)
-        try:
-            result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            result = {"failed": True, "msg": "no task result"}
+        result = finish_module_process(process, timeout)
         if result.get("failed"):
             self.failed_runs += 1
         self.observe()
@@ -127,9 +107,7 @@ class World:
         return [self.finish(first), self.finish(second)]
 
     def kill(self, process):
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        os.unlink(process.playbook_path)
+        kill_module_process(process)
         self.kills += 1
         self.observe()
 

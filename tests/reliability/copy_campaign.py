@@ -4,7 +4,7 @@ Every scenario starts from a fresh simulated account: a few volumes in us-east-1
 generations of source snapshots each (tagged as snapshot_rotate tags them), managed copies of
 the two older generations in us-west-2 (tagged as snapshot_copy_generations tags them), and
 hand-made snapshots in us-west-2 that look like copies but are not managed. It then runs
-cloudops.aws.snapshot_copy_generations through ansible-playbook under faults, runs it once more
+cloudops.aws.snapshot_copy_generations (tests/module_runs.py) under faults, runs it once more
 with no fault (the repair run), and checks the AWS state:
 
 - kept:       for each source volume, the keep_last newest sources that ever had a completed

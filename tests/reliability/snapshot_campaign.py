@@ -5,7 +5,7 @@ Every scenario starts from a fresh simulated account holding a small fleet whose
 earlier generations per volume (made as snapshot_rotate makes them, tags and all) and
 hand-made snapshots that must never be touched. Scenarios wrapped in on_instance_sets() select
 the same volumes through instance_ids instead, as crash-consistent sets (CreateSnapshots). It
-then runs cloudops.aws.snapshot_rotate through ansible-playbook one or more times under faults,
+then runs cloudops.aws.snapshot_rotate (tests/module_runs.py) one or more times under faults,
 runs it once more with no fault (the repair run an operator's next schedule would be), and
 checks the AWS state:
 

@@ -1,26 +1,15 @@
 """Bad input to cloudops.aws.ami_rotate: every option with wrong types, out-of-range values,
 unknown ids, malformed durations and filters, and conflicting options.
 
-All cases run as the tasks of one playbook (ignore_errors on each), so the campaign costs one
-ansible-playbook start. Each task must fail with a message naming the option and the bad value,
-and the whole playbook must make no mutating API call (from the simulator's request log).
+Each case runs the module once (in the test process, tests/module_runs.py: the argument-spec
+checks and the module's own run as under ansible-playbook) on a seeded account. It must fail with
+a message naming the option and the bad value, and make no mutating API call (from the
+simulator's request log).
 """
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
 import pytest
-import yaml
 
-from conftest import ansible_env
-
-# One playbook (the module-scoped `campaign`) serves every test here: under pytest-xdist
-# (`--dist loadgroup`) they all go to one worker, so it runs once.
-pytestmark = pytest.mark.xdist_group("bad_input_campaign")
+from module_runs import run_module
 
 FLEET = {"region": "us-east-1", "instances": [
     {"name": "web-1", "tags": {"Role": "web"}}, {"name": "web-2", "tags": {"Role": "web"}}]}
@@ -109,21 +98,14 @@ def refused_filter(action):
             "message": "The filter '%s' is invalid" % UNKNOWN_FILTER}
 
 
-def run_campaign(sim, module, tasks):
-    """Runs (name, args) tasks of module in one playbook: {name: task result} and the mutating calls made."""
-    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
-        {"name": name, module: args, "ignore_errors": True} for name, args in tasks]}]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        yaml.safe_dump(play, handle, width=1000)
-    try:
-        completed = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", handle.name],
-                                   env=ansible_env(sim), capture_output=True, text=True, timeout=600, check=False)
-    finally:
-        os.unlink(handle.name)
-    tasks = json.loads(completed.stdout)["plays"][0]["tasks"]
-    results = {task["task"]["name"]: task["hosts"]["localhost"] for task in tasks}
-    mutating = [call for call in sim.calls() if call["action"].startswith(MUTATING_PREFIXES)]
-    return results, mutating
+def run_case(sim, module, spec, args):
+    """The module's result on the account `spec` describes (fleet, faults), and the mutating calls it made."""
+    sim.seed(spec["fleet"])
+    for fault in spec.get("faults", []):
+        sim.add_fault(**fault)
+    sim.clear_log()
+    result = run_module(sim, module, args)
+    return result, [call for call in sim.calls() if call["action"].startswith(MUTATING_PREFIXES)]
 
 
 def assert_refused_naming(result, words):
@@ -133,28 +115,12 @@ def assert_refused_naming(result, words):
     assert not missing, "message %r does not name %s" % (result["msg"], missing)
 
 
-@pytest.fixture(scope="module")
-def campaign(simulator_server):
-    """{case id: task result} for every case, and the mutating calls the playbook made."""
-    sim = simulator_server
-    sim.reset()
-    sim.seed(FLEET)
-    sim.add_fault(**refused_filter("DescribeInstances"))
-    sim.clear_log()
-    results, mutating = run_campaign(sim, "cloudops.aws.ami_rotate", [(case, task_args(BASE, change)) for case, change, _words in CASES])
-    sim.clear_faults()
-    return results, mutating
-
-
-def test_bad_input_makes_no_mutating_call(campaign):
-    results, mutating = campaign
-    assert len(results) == len(CASES)
-    assert mutating == []
+AMI_ROTATE = {"fleet": FLEET, "faults": [refused_filter("DescribeInstances")]}
 
 
 @pytest.mark.parametrize("case, change, words", CASES, ids=[case for case, _change, _words in CASES])
-def test_bad_input_fails_naming_the_option_and_value(campaign, case, change, words):
-    result = campaign[0][case]
+def test_bad_input_fails_naming_the_option_and_value(sim, case, change, words):
+    result, mutating = run_case(sim, "cloudops.aws.ami_rotate", AMI_ROTATE, task_args(BASE, change))
 
     assert_refused_naming(result, words)
-    assert not result.get("images_created"), result.get("images_created")
+    assert mutating == []

@@ -1,9 +1,8 @@
 """Bad input to cloudops.aws.snapshot_rotate, snapshot_copy_generations, orphan_snapshot_cleanup and ssm_run:
 wrong types, out-of-range values, unknown and malformed ids, malformed durations and filters, conflicting options.
 
-As in test_bad_input_campaign, each module's cases run as the tasks of one playbook (ignore_errors on each).
-Each task must fail with a message naming the option and the bad value, and the playbook must make no
-mutating API call (from the simulator's request log).
+As in test_bad_input_campaign, each case runs the module once on a seeded account. It must fail with a
+message naming the option and the bad value, and make no mutating API call (from the simulator's request log).
 """
 
 import pytest
@@ -13,7 +12,7 @@ from test_bad_input_campaign import ROTATION_OPTION_CASES
 from test_bad_input_campaign import UNKNOWN_FILTER
 from test_bad_input_campaign import assert_refused_naming
 from test_bad_input_campaign import refused_filter
-from test_bad_input_campaign import run_campaign
+from test_bad_input_campaign import run_case
 from test_bad_input_campaign import task_args
 
 
@@ -174,43 +173,14 @@ MODULES = {
     "cloudops.aws.orphan_snapshot_cleanup": ORPHAN_CLEANUP,
     "cloudops.aws.ssm_run": SSM_RUN,
 }
-CASES = [(module, case, words) for module, spec in MODULES.items() for case, _change, words in spec["cases"]]
+CASES = [(module, change, words) for module, spec in MODULES.items() for _case, change, words in spec["cases"]]
+CASE_IDS = ["%s: %s" % (module.rsplit(".", 1)[1], case) for module, spec in MODULES.items() for case, _change, _words in spec["cases"]]
 
 
-def grouped(module, values):
-    """A test parameter of `module`'s: one playbook per module serves its tests, so under pytest-xdist
-    (`--dist loadgroup`) each module's tests go to one worker, and the four playbooks run on different workers."""
-    return pytest.param(*values, marks=pytest.mark.xdist_group("bad_input_" + module.rsplit(".", 1)[1]))
+@pytest.mark.parametrize("module, change, words", CASES, ids=CASE_IDS)
+def test_bad_input_fails_naming_the_option_and_value(sim, module, change, words):
+    spec = MODULES[module]
+    result, mutating = run_case(sim, module, spec, task_args(spec["base"], change))
 
-
-@pytest.fixture(scope="module")
-def campaigns(simulator_server):
-    """campaign_of(module) -> ({case id: task result}, mutating calls): the module's playbook, run when a test first asks."""
-    sim = simulator_server
-    outcome = {}
-
-    def campaign_of(module):
-        if module not in outcome:
-            spec = MODULES[module]
-            sim.reset()
-            sim.seed(spec["fleet"])
-            for fault in spec.get("faults", []):
-                sim.add_fault(**fault)
-            sim.clear_log()
-            outcome[module] = run_campaign(sim, module, [(case, task_args(spec["base"], change)) for case, change, _words in spec["cases"]])
-            sim.clear_faults()
-        return outcome[module]
-    return campaign_of
-
-
-@pytest.mark.parametrize("module", [grouped(module, (module,)) for module in MODULES])
-def test_bad_input_makes_no_mutating_call(campaigns, module):
-    results, mutating = campaigns(module)
-    assert len(results) == len(MODULES[module]["cases"])
+    assert_refused_naming(result, words)
     assert mutating == []
-
-
-@pytest.mark.parametrize("module, case, words", [grouped(module, (module, case, words)) for module, case, words in CASES],
-                         ids=["%s: %s" % (module.rsplit(".", 1)[1], case) for module, case, _words in CASES])
-def test_bad_input_fails_naming_the_option_and_value(campaigns, module, case, words):
-    assert_refused_naming(campaigns(module)[0][case], words)

@@ -1,6 +1,6 @@
 """Two overlapping runs of the same ami_rotate policy, as two AWX jobs started together.
 
-Both ansible-playbook processes start within about a second of each other with min_interval
+Both module processes start within about a second of each other with min_interval
 set. CreateImage is slowed so that each run reads the policy's images before the other's
 backup exists: min_interval alone cannot see the other run, and the runs, a second apart,
 make differently named images. The guard in ami_rotation.py must leave one backup per instance,
@@ -23,7 +23,7 @@ def overlapping_runs(sim, stagger, min_interval="1h"):
     for image in sorted(world.managed_images(), key=lambda image: campaign_core.tags_of(image)["cloudops:created-at"]):
         yesterday[campaign_core.tags_of(image)["cloudops:source-instance"]] = image["ImageId"]
     # Slow enough that the later run reads the state before the earlier run's backup lands, even when
-    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    # a busy machine (parallel test workers) starts one module process seconds after the other.
     sim.configure(latency={"actions": {"CreateImage": 6}}, ami_available_after=0.5)
     results = world.run_overlapping(stagger, min_interval=min_interval)
     world.calm()

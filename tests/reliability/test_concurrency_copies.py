@@ -18,7 +18,7 @@ def overlapping_runs(sim, stagger):
     world = copy_campaign.CopyWorld(sim, campaign_core.new_rng(1))
     world.seed()
     # Slow enough that the later run reads the state before the earlier run's copies lands, even when
-    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    # a busy machine (parallel test workers) starts one module process seconds after the other.
     sim.configure(latency={"actions": {"CopySnapshot": 6}}, snapshot_completed_after=0.5)
     first = world.start()
     time.sleep(stagger)

@@ -1,6 +1,6 @@
 """Two overlapping runs of the same snapshot_rotate policy, as two AWX jobs started together.
 
-Both ansible-playbook processes start within about a second of each other with min_interval
+Both module processes start within about a second of each other with min_interval
 set. CreateSnapshot is slowed so that each run reads the policy's snapshots before the other's
 exist: min_interval alone cannot see the other run, and each run makes a snapshot of every
 volume. The guard in snapshot_rotation.py (the overlap rule shared with ami_rotate) must leave one
@@ -29,7 +29,7 @@ def test_overlapping_runs_leave_one_snapshot_per_volume_and_keep_the_policy(sim,
     for snapshot in sorted(world.managed_snapshots(), key=lambda s: campaign_core.tags_of(s)["cloudops:created-at"]):
         yesterday[snapshot_campaign.source_volume(snapshot)] = snapshot["SnapshotId"]
     # Slow enough that the later run reads the state before the earlier run's backup lands, even when
-    # a busy machine (parallel test workers) starts one ansible-playbook seconds after the other.
+    # a busy machine (parallel test workers) starts one module process seconds after the other.
     sim.configure(latency={"actions": {"CreateSnapshot": 6}}, snapshot_completed_after=0.5)
 
     first, second = world.run_overlapping(stagger, min_interval="1h")

@@ -1,6 +1,6 @@
 """The short fault campaigns: every scenario of every module's campaign once, with a fixed seed.
 
-Each scenario runs the module through ansible-playbook under its faults, then a calm repair
+Each scenario runs the module (tests/module_runs.py) under its faults, then a calm repair
 run, then checks its campaign's invariants on the simulated AWS state. The longer, randomised
 version is soak.py.
 """

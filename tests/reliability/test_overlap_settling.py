@@ -1,7 +1,7 @@
 """The rule that settles backups of overlapping runs (BackupAdapter.settle for AMIs), case by case.
 
 Pure: the groups are given, no AWS call is made. test_concurrency.py shows the same rule
-end to end with two ansible-playbook processes.
+end to end with two module processes.
 """
 
 import datetime

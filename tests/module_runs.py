@@ -1,0 +1,94 @@
+"""Runs a cloudops.aws module without ansible-playbook, for tests whose subject is the module's logic.
+
+An ansible-playbook run of one task costs about 1.5 s of CPU before the module does anything
+(the controller's start-up, the AnsiballZ payload, a new Python importing boto3). The bad-input
+and fault campaigns run modules hundreds of times, so they call the module's main() in the test
+process instead, through ansible-core's own unit-testing hook: the same argument-spec checks,
+the same code and the same JSON result, minus the controller's templating, which those tests do
+not exercise. The integration tests keep running every module through ansible-playbook, as users
+do. Runs that a test must kill get a process of their own (start_module_process).
+"""
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from unittest import mock
+
+from ansible.module_utils.testing import patch_module_args
+
+MODULES_PACKAGE = "ansible_collections.cloudops.aws.plugins.modules."
+
+
+def module_import_name(fqcn):
+    namespace, collection, name = fqcn.split(".")
+    if (namespace, collection) != ("cloudops", "aws"):
+        raise ValueError("only this collection's modules run in process, not %s" % fqcn)
+    return MODULES_PACKAGE + name
+
+
+def controller_args(args, check, diff):
+    """The module's options plus what the controller adds for check and diff mode."""
+    return dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+
+
+def run_module(sim, fqcn, args, check=False, diff=False):
+    """The module's result, as a dict like the one ansible-playbook reports for the task."""
+    module = importlib.import_module(module_import_name(fqcn))
+    output = io.StringIO()
+    with mock.patch.dict(os.environ, sim.env), patch_module_args(controller_args(args, check, diff)), \
+            contextlib.redirect_stdout(output):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+        except Exception as error:  # pylint: disable=broad-except  # ansible-playbook reports a crashed module so too
+            return {"failed": True, "msg": "Module failed: %s" % error, "exception": traceback.format_exc()}
+    text = output.getvalue()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"failed": True, "msg": "MODULE FAILURE: no JSON result", "module_stdout": text}
+
+
+def start_module_process(sim, fqcn, args, env=None):
+    """The module as its own process (Python running the module file), for a test that kills it.
+
+    It runs in its own process group so that a kill also ends anything it started; finish_module_process
+    reads its result.
+    """
+    handle, path = tempfile.mkstemp(suffix=".json", prefix="module-args-")
+    with os.fdopen(handle, "w") as stream:
+        json.dump({"ANSIBLE_MODULE_ARGS": controller_args(args, False, False)}, stream)
+    collections = str(Path(__file__).resolve().parent.parent / "build" / "collections")
+    process_env = dict(os.environ, **sim.env, **(env or {}))
+    process_env["PYTHONPATH"] = os.pathsep.join([collections, process_env.get("PYTHONPATH", "")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", module_import_name(fqcn), path], env=process_env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    process.args_path = path
+    return process
+
+
+def finish_module_process(process, timeout=300):
+    """The result of a process from start_module_process, once it ends; a failed result if it gave none."""
+    stdout, _stderr = process.communicate(timeout=timeout)
+    os.unlink(process.args_path)
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        return {"failed": True, "msg": "no module result (exit %s)" % process.returncode}
+
+
+def kill_module_process(process):
+    """Ends a process from start_module_process and everything in its group, as a SIGKILL would."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+    os.unlink(process.args_path)
