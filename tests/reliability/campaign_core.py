@@ -58,6 +58,7 @@ class World:
         self.kills = 0
         # Faults that are not simulator fault rules (a resource made to fail, one left pending), counted by scenarios.
         self.other_faults = 0
+        self.last_run_ended = 0.0
 
     # -- for the campaign to define --------------------------------------------------------
 
@@ -79,25 +80,33 @@ class World:
 
     # -- running the module ----------------------------------------------------------------
 
-    def run(self, **extra):
-        self.runs += 1
-        result = run_module(self.sim, self.MODULE, self.task_args(**extra))
+    def next_second(self):
+        """Waits until the clock is past the second in which the last run ended. A generation's time is
+        kept to the second, and runs of a schedule are further apart: two runs within one second would
+        make two generations of one time, which the duplicates invariant rightly reports."""
+        while int(time.time()) <= int(self.last_run_ended):
+            time.sleep(int(self.last_run_ended) + 1 - time.time())
+
+    def ended(self, result):
+        self.last_run_ended = time.time()
         if result.get("failed"):
             self.failed_runs += 1
         self.observe()
         return result
 
+    def run(self, **extra):
+        self.next_second()
+        self.runs += 1
+        return self.ended(run_module(self.sim, self.MODULE, self.task_args(**extra)))
+
     def start(self, **extra):
         """The module in a process of its own, for scenarios that kill it or act while it runs."""
+        self.next_second()
         self.runs += 1
         return start_module_process(self.sim, self.MODULE, self.task_args(**extra))
 
     def finish(self, process, timeout=300):
-        result = finish_module_process(process, timeout)
-        if result.get("failed"):
-            self.failed_runs += 1
-        self.observe()
-        return result
+        return self.ended(finish_module_process(process, timeout))
 
     def run_overlapping(self, stagger, **extra):
         """Two runs started `stagger` seconds apart, as two AWX jobs of one template; both results."""
@@ -108,6 +117,7 @@ class World:
 
     def kill(self, process):
         kill_module_process(process)
+        self.last_run_ended = time.time()
         self.kills += 1
         self.observe()
 
@@ -196,10 +206,13 @@ def fail_one_while_running(world, pending_ids, fail):
 
 
 def killed_at_random(world):
-    # Every call slowed a little so the run is long enough to be cut anywhere.
+    # Every call slowed a little so the run is long enough to be cut anywhere; the moment is drawn from
+    # the run's first call, not from the process start (an import of boto3 and no AWS call yet).
     world.sim.configure(latency={"default": 0.1})
+    calls_before = len(world.sim.calls())
     process = world.start()
-    time.sleep(world.rng.uniform(0.5, 3.0))
+    wait_until(lambda: len(world.sim.calls()) > calls_before or process.poll() is not None, timeout=60, interval=0.05)
+    time.sleep(world.rng.uniform(0.0, 2.0))
     if process.poll() is None:
         world.kill(process)
     else:

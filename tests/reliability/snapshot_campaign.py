@@ -224,7 +224,7 @@ def killed_between_create_and_prune(world):
 
 def killed_at_random(world):
     # campaign_core's, with this module's few sequential calls slowed: its run is otherwise over before
-    # the 3 s within which a kill moment is drawn.
+    # the 2 s after its first call within which a kill moment is drawn.
     world.sim.configure(latency={"actions": {action: 0.5 for action in ("DescribeVolumes", "DescribeSnapshots", "DescribeImages")}})
     campaign_core.killed_at_random(world)
 
