@@ -16,6 +16,8 @@ import boto3
 import pytest
 import yaml
 
+from module_runs import RunClock
+from module_runs import run_module
 from simulator.client import running_simulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,7 +129,18 @@ class TaskRunner:
 
 @pytest.fixture
 def run_task(sim):
-    return TaskRunner(sim)
+    """run_task(module, args, check=False, diff=False): one module task's result, the module run in the test
+    process (tests/module_runs.py). The modules' own tests assert on its logic and on AWS; every module also
+    runs through ansible-playbook in test_no_secret_printed.py, and the roles and playbooks in their tests."""
+    clock = RunClock()
+
+    def run(module, args, check=False, diff=False):
+        clock.wait_for_next_second()
+        try:
+            return run_module(sim, module, args, check=check, diff=diff)
+        finally:
+            clock.mark_ended()
+    return run
 
 
 # -- the fault campaigns' tables (tests/reliability/test_fault_campaign.py) ------------------

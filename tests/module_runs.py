@@ -18,10 +18,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from unittest import mock
 
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
 MODULES_PACKAGE = "ansible_collections.cloudops.aws.plugins.modules."
@@ -42,6 +44,10 @@ def controller_args(args, check, diff):
 def run_module(sim, fqcn, args, check=False, diff=False):
     """The module's result, as a dict like the one ansible-playbook reports for the task."""
     module = importlib.import_module(module_import_name(fqcn))
+    # ansible-core gathers a module's warnings in process-wide registries, read when the module exits;
+    # a module process starts with them empty.
+    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    ansible_warnings._global_deprecations.clear()  # pylint: disable=protected-access
     output = io.StringIO()
     with mock.patch.dict(os.environ, sim.env), patch_module_args(controller_args(args, check, diff)), \
             contextlib.redirect_stdout(output):
@@ -51,11 +57,34 @@ def run_module(sim, fqcn, args, check=False, diff=False):
             pass
         except Exception as error:  # pylint: disable=broad-except  # ansible-playbook reports a crashed module so too
             return {"failed": True, "msg": "Module failed: %s" % error, "exception": traceback.format_exc()}
-    text = output.getvalue()
+    return as_reported(output.getvalue())
+
+
+def as_reported(text):
+    """The module's JSON output as ansible-playbook reports it: warnings as their messages."""
     try:
-        return json.loads(text)
+        result = json.loads(text)
     except ValueError:
         return {"failed": True, "msg": "MODULE FAILURE: no JSON result", "module_stdout": text}
+    if "warnings" in result:
+        result["warnings"] = [warning["event"]["msg"] if isinstance(warning, dict) else warning for warning in result["warnings"]]
+    return result
+
+
+class RunClock:
+    """Keeps a test's runs of a module in different seconds, as ansible-playbook's start-up did and a
+    schedule's runs are: a generation's time is kept to the second, so two runs within one second
+    would make two generations of one time (or, for AMIs, one name)."""
+
+    def __init__(self):
+        self.last_ended = 0.0
+
+    def wait_for_next_second(self):
+        while int(time.time()) <= int(self.last_ended):
+            time.sleep(int(self.last_ended) + 1 - time.time())
+
+    def mark_ended(self):
+        self.last_ended = time.time()
 
 
 def start_module_process(sim, fqcn, args, env=None):
@@ -81,10 +110,7 @@ def finish_module_process(process, timeout=300):
     """The result of a process from start_module_process, once it ends; a failed result if it gave none."""
     stdout, _stderr = process.communicate(timeout=timeout)
     os.unlink(process.args_path)
-    try:
-        return json.loads(stdout)
-    except ValueError:
-        return {"failed": True, "msg": "no module result (exit %s)" % process.returncode}
+    return as_reported(stdout)
 
 
 def kill_module_process(process):

@@ -1,4 +1,4 @@
-"""cloudops.aws.alb_traffic_shift through ansible-playbook against the simulator's ELBv2.
+"""cloudops.aws.alb_traffic_shift (run in the test process, conftest's run_task) against the simulator's ELBv2.
 
 Every test reads the listener and its rules back with DescribeListeners and DescribeRules and
 compares them with what they were: only the weighed forward may differ. Idempotence, check mode

@@ -1,4 +1,5 @@
-"""cloudops.aws.blue_green_shift and the cloudops.aws.blue_green_deploy role through ansible-playbook against the simulator.
+"""cloudops.aws.blue_green_shift (run in the test process, conftest's run_task) and the cloudops.aws.blue_green_deploy
+role through ansible-playbook against the simulator.
 
 The shop: an ALB whose HTTP listener forwards to shop-blue (100) and shop-green (0), two instances in each, and a
 CloudWatch alarm on green. Every test reads the listener back after the run, samples its weights while the run goes
@@ -65,22 +66,27 @@ def modifications(sim):
 
 @contextlib.contextmanager
 def sampled_weights(elbv2, shop):
-    """The listener's (blue, green) weights as they change while the block runs, read every 50 ms."""
+    """The listener's (blue, green) weights as they change while the block runs, read every 50 ms and once at its end
+    (a run in the test process can end within 50 ms of its last change)."""
     seen, done = [forward_weights(elbv2, shop)], threading.Event()
 
     def sample():
-        while not done.wait(0.05):
-            now = forward_weights(elbv2, shop)
-            if now != seen[-1]:
-                seen.append(now)
+        now = forward_weights(elbv2, shop)
+        if now != seen[-1]:
+            seen.append(now)
 
-    thread = threading.Thread(target=sample, daemon=True)
+    def sample_until_done():
+        while not done.wait(0.05):
+            sample()
+
+    thread = threading.Thread(target=sample_until_done, daemon=True)
     thread.start()
     try:
         yield seen
     finally:
         done.set()
         thread.join()
+        sample()
 
 
 @contextlib.contextmanager

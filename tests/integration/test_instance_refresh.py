@@ -1,5 +1,5 @@
-"""cloudops.aws.instance_refresh and the cloudops.aws.ami_rollout role through ansible-playbook against the simulator's
-Auto Scaling instance refresh.
+"""cloudops.aws.instance_refresh (run in the test process, conftest's run_task) and the cloudops.aws.ami_rollout role
+through ansible-playbook against the simulator's Auto Scaling instance refresh.
 
 A group of four instances launches from version 1 of a launch template with user data, metadata options, tags and two
 volumes; a build instance has made golden AMIs under the ami_rotate policy `golden`. Each test reads AWS back: the AMI

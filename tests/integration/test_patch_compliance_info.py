@@ -1,4 +1,4 @@
-"""cloudops.aws.patch_compliance_info through ansible-playbook against the simulator's Patch Manager.
+"""cloudops.aws.patch_compliance_info (run in the test process, conftest's run_task) against the simulator's Patch Manager.
 
 The instances are scanned and patched with AWS-RunPatchBaseline (SendCommand) as SSM runs it; every
 test compares the report with what SSM itself answers (DescribeInstancePatchStates and

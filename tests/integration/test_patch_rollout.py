@@ -1,5 +1,5 @@
-"""cloudops.aws.patch_rollout through ansible-playbook against the simulator: Patch Manager, ELBv2 target health,
-root volume replacement.
+"""cloudops.aws.patch_rollout (run in the test process, conftest's run_task; a run to kill through ansible-playbook)
+against the simulator: Patch Manager, ELBv2 target health, root volume replacement.
 
 Every test reads AWS back with boto3 (patch states, commands, images, target health, root volume tasks,
 instance states) and the simulator's call log, rather than trusting the module's report.

@@ -1,4 +1,4 @@
-"""cloudops.aws.snapshot_copy_generations through ansible-playbook against the simulator; every test asserts
+"""cloudops.aws.snapshot_copy_generations (run in the test process, conftest's run_task) against the simulator; every test asserts
 AWS state in the destination Region (and account)."""
 
 import json

@@ -1,4 +1,4 @@
-"""cloudops.aws.snapshot_rotate through ansible-playbook against the simulator; every test asserts AWS state."""
+"""cloudops.aws.snapshot_rotate (run in the test process, conftest's run_task) against the simulator; every test asserts AWS state."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""cloudops.aws.ssm_run through ansible-playbook against the simulator, whose SSM runs the commands with bash.
+"""cloudops.aws.ssm_run (run in the test process, conftest's run_task) against the simulator, whose SSM runs the commands with bash.
 
 Every test asserts what the instances did (output, exit codes, files in their sandboxes, S3
 objects) and what was asked of AWS (the simulator's call log).

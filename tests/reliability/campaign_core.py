@@ -12,6 +12,7 @@ import time
 
 import boto3
 
+from module_runs import RunClock
 from module_runs import finish_module_process
 from module_runs import kill_module_process
 from module_runs import run_module
@@ -58,7 +59,7 @@ class World:
         self.kills = 0
         # Faults that are not simulator fault rules (a resource made to fail, one left pending), counted by scenarios.
         self.other_faults = 0
-        self.last_run_ended = 0.0
+        self.clock = RunClock()
 
     # -- for the campaign to define --------------------------------------------------------
 
@@ -80,28 +81,21 @@ class World:
 
     # -- running the module ----------------------------------------------------------------
 
-    def next_second(self):
-        """Waits until the clock is past the second in which the last run ended. A generation's time is
-        kept to the second, and runs of a schedule are further apart: two runs within one second would
-        make two generations of one time, which the duplicates invariant rightly reports."""
-        while int(time.time()) <= int(self.last_run_ended):
-            time.sleep(int(self.last_run_ended) + 1 - time.time())
-
     def ended(self, result):
-        self.last_run_ended = time.time()
+        self.clock.mark_ended()
         if result.get("failed"):
             self.failed_runs += 1
         self.observe()
         return result
 
     def run(self, **extra):
-        self.next_second()
+        self.clock.wait_for_next_second()
         self.runs += 1
         return self.ended(run_module(self.sim, self.MODULE, self.task_args(**extra)))
 
     def start(self, **extra):
         """The module in a process of its own, for scenarios that kill it or act while it runs."""
-        self.next_second()
+        self.clock.wait_for_next_second()
         self.runs += 1
         return start_module_process(self.sim, self.MODULE, self.task_args(**extra))
 
@@ -117,7 +111,7 @@ class World:
 
     def kill(self, process):
         kill_module_process(process)
-        self.last_run_ended = time.time()
+        self.clock.mark_ended()
         self.kills += 1
         self.observe()
 
