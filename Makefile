@@ -17,15 +17,24 @@ export UV_NATIVE_TLS := 1
 # loadgroup: the tests of one xdist_group (a file's shared playbook run) go to one worker.
 PYTEST_WORKERS ?= 4
 
-.PHONY: demo test sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection ee docs clean
+.PHONY: demo test checks sanity lint galaxy-import pytest unit integration molecule bench soak venv galaxy-venv collection ee docs clean
 
 demo: venv collection  ## Back up a demo fleet twice on the local AWS simulator
 	$(BIN)/python scripts/demo.py
 
+# The static checks (one job: sanity, lint, galaxy-import) run beside pytest: they mostly wait on
+# downloads and one core while pytest's workers wait on the simulator, so on 2 cores the pair takes
+# little longer than pytest alone. Each job's output is printed whole when it ends (--output-sync).
 # Of the molecule scenarios, make test runs the patch role's (SSM, load balancer, AMI and health
 # checks in one converge) to keep within its 10-minute budget; make molecule runs every role's.
-test: sanity lint galaxy-import pytest  ## Everything CI runs
-	$(MAKE) molecule MOLECULE_ROLES=roles/patch
+test: venv galaxy-venv collection  ## Everything CI runs
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks pytest
+	$(MAKE) --no-print-directory molecule MOLECULE_ROLES=roles/patch
+
+checks: venv galaxy-venv collection  ## sanity, lint and galaxy-import, one after the other
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory galaxy-import
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,8 +43,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
 	touch $@
 
-# ansible and the unit tests find this collection as ansible_collections.cloudops.aws.
-collection:
+# ansible and the unit tests find this collection as ansible_collections.cloudops.aws. Made only when
+# missing: make test's parallel jobs must not replace the link while the other one reads through it.
+collection: $(COLLECTION)
+$(COLLECTION):
 	mkdir -p $(dir $(COLLECTION))
 	ln -sfn $(CURDIR) $(COLLECTION)
 
