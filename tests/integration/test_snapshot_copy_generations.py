@@ -189,9 +189,9 @@ def test_without_wait_a_pending_copy_is_not_a_generation_until_a_later_run(run_t
     ok(copy_task(run_task, snapshot_ids=[old]))
     new = backup(ec2, volumes[0], 20)
     settle(ec2, [new])
-    # Long enough for the copy to be still pending when the later run starts, also with four test
-    # workers on two busy cores (10 s was not); the later run waits out the rest.
-    sim.configure(snapshot_completed_after=30)
+    # Long enough for the copy to be still pending when the later run starts (a second or two later: the
+    # runs are in the test process), also on two busy cores; the later run waits out the rest.
+    sim.configure(snapshot_completed_after=8)
 
     started = ok(copy_task(run_task, snapshot_ids=[new], wait=False, retention={"keep_last": 1}))
 

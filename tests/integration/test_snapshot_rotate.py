@@ -122,9 +122,9 @@ def test_snapshot_used_by_an_image_is_protected(run_task, ec2, fleet):
 
 def test_per_volume_limits_are_waited_out(run_task, ec2, fleet, sim):
     volume = fleet["volumes"]["web-1"][0]
-    # The first snapshot stays pending long enough for the next run to meet the limit even when the
-    # machine is busy (parallel test workers); the next run's own snapshot completes soon after.
-    sim.configure(snapshot_completed_after=10, snapshot_limits={"pending_per_volume": 1})
+    # The first snapshot stays pending long enough for the next run (a second later: the runs are in the
+    # test process) to meet the limit even on a busy machine; the next run's own snapshot completes soon after.
+    sim.configure(snapshot_completed_after=4, snapshot_limits={"pending_per_volume": 1})
     rotate(run_task, volume_ids=[volume], wait=False)
     sim.configure(snapshot_completed_after=1)
 
