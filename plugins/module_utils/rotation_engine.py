@@ -43,6 +43,7 @@ from ansible_collections.cloudops.aws.plugins.module_utils.generation_groups imp
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import Generation
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import plan
 from ansible_collections.cloudops.aws.plugins.module_utils.run_marks import RunMark
+from ansible_collections.cloudops.aws.plugins.module_utils.waiting import poll_delay
 from ansible_collections.cloudops.aws.plugins.module_utils.workers import run_bounded
 
 # One create call to make: `subject` is the adapter's own (an instance, a volume set, a source
@@ -181,6 +182,10 @@ POLL_WHILE_CREATING = 5
 # DeleteSnapshot buckets, so a batch does not wait for tokens, and what is left for the last
 # batch once the creates end is at most about this many.
 PRUNE_BATCH = 50
+# Once the creates end, the backups still pending are waited for from when the earlier ones
+# showed they would be finished (the shortest time from a create's answer to a poll that found
+# its backup finished), plus this share of it, since both ends of that time are seen from here.
+DUE_MARGIN = 0.1
 
 
 class _Creating(threading.Thread):
@@ -197,6 +202,8 @@ class _Creating(threading.Thread):
         self.rotation = run
         self.lock = threading.Lock()
         self.so_far = {}
+        # {id: clock time its create answered}: when a pending backup can be expected finished.
+        self.answered_at = {}
         self.answer = None
         self.error = None
 
@@ -208,8 +215,10 @@ class _Creating(threading.Thread):
             self.error = error
 
     def _made(self, backups):
+        answered = self.rotation.clock()
         with self.lock:
             self.so_far.update(backups)
+            self.answered_at.update((backup_id, answered) for backup_id in backups)
 
     def made(self):
         with self.lock:
@@ -224,11 +233,12 @@ class _Creating(threading.Thread):
 class RotationRun:
     """One run of a rotating module over its selected subjects."""
 
-    def __init__(self, adapter, settings, now, clock=time.monotonic):
+    def __init__(self, adapter, settings, now, clock=time.monotonic, sleep=time.sleep):
         self.adapter = adapter
         self.settings = settings
         self.now = now
         self.clock = clock
+        self.sleep = sleep
         self.started_at = clock()
         self.mark = RunMark()
         self.result = {key: [] for key in adapter.keys + adapter.extra_result_keys + ("failures",) if key}
@@ -405,36 +415,64 @@ class RotationRun:
         The creates run in their own thread; every POLL_WHILE_CREATING seconds one describe reads
         the new backups' states, and once PRUNE_BATCH groups have theirs finished they are pruned
         together (a batch costs a read, the reference lookups and the adapter's follow-up, so
-        batches keep the describes per page, not per group). When the creates are done, the rest
-        is waited for as before and pruned in a last batch with the groups that have no new backup.
+        batches keep the describes per page, not per group). When the creates are done, one read
+        at once finds the backups finished by then, and their groups are pruned while the last
+        ones are still pending; those are waited for from when they are due (_sleep_until_due),
+        then pruned in a last batch with the groups that have no new backup.
         """
         adapter = self.adapter
         creating = _Creating(adapter, requests, self)
         creating.start()
-        settled, done = set(), set()
+        settled, done, seen = set(), set(), {}
         try:
             while creating.is_alive():
                 creating.join(POLL_WHILE_CREATING)
-                made = creating.made()
-                waiting = sorted(set(made) - settled)
-                if not creating.is_alive() or not waiting:
-                    continue
-                latest = adapter.wait(waiting, 0)
-                finished = {backup_id: made[backup_id] for backup_id in waiting if latest.get(backup_id, {}).get("state", "pending") != "pending"}
-                self._record_states(finished, latest)
-                settled.update(finished)
-                ready = sorted({adapter.group_of(made[backup_id]) for backup_id in settled} - done - self.failed_groups)
-                if len(ready) >= PRUNE_BATCH:
-                    done.update(self._prune(made, keys=ready))
+                if creating.is_alive():
+                    self._prune_finished(creating.made(), creating.answered_at, settled, done, seen, PRUNE_BATCH)
         finally:
             # An error while pruning ends the run only once the creates have answered, so the result holds them.
             creating.join()
             created = creating.created()
             self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
+        self._prune_finished(created, creating.answered_at, settled, done, seen, 1)
+        self._sleep_until_due(set(created) - settled, creating.answered_at, seen)
         self._wait(created, settled)
         self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
-        self._prune(created, done=done)
+        if [key for key in self.selected_groups if key not in done] or adapter.earlier_pending(self):
+            self._prune(created, done=done)
         return created
+
+    def _prune_finished(self, made, answered_at, settled, done, seen, batch):
+        """One read of the new backups not settled yet; once `batch` groups have theirs finished, they are pruned.
+
+        `seen` gets, for each backup found finished, the time from its create's answer to the
+        end of that read: the shortest of these tells when a backup still pending is due.
+        """
+        adapter = self.adapter
+        waiting = sorted(set(made) - settled)
+        if waiting:
+            latest = adapter.wait(waiting, 0)
+            read_at = self.clock()
+            finished = {backup_id: made[backup_id] for backup_id in waiting if latest.get(backup_id, {}).get("state", "pending") != "pending"}
+            self._record_states(finished, latest)
+            settled.update(finished)
+            seen.update((backup_id, read_at - answered_at[backup_id]) for backup_id in finished if backup_id in answered_at)
+        ready = sorted({adapter.group_of(made[backup_id]) for backup_id in settled} - done - self.failed_groups)
+        if ready and len(ready) >= batch:
+            done.update(self._prune(made, keys=ready))
+
+    def _sleep_until_due(self, pending, answered_at, seen):
+        """Sleep until the last of the `pending` backups is due, judged by how soon the others were finished.
+
+        Only when that comes before the first poll of the waiting's own schedule: the waiting
+        then finds them finished at its first read, rather than at a read one poll delay later.
+        """
+        times = [answered_at[backup_id] for backup_id in pending if backup_id in answered_at]
+        if not times or not seen:
+            return
+        delay = max(times) + min(seen.values()) * (1 + DUE_MARGIN) - self.clock()
+        if 0 < delay <= min(poll_delay(0), max(0, self.adapter.wait_timeout_left(self))):
+            self.sleep(delay)
 
     def run(self, subjects):
         adapter = self.adapter

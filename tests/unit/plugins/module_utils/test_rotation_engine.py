@@ -374,3 +374,64 @@ def test_groups_are_pruned_as_their_backups_finish_while_later_ones_are_still_cr
     assert adapter.calls.count("describe") == 3
     assert sorted(entry["backup_id"] for entry in result["removed"]) == ["old-a-2", "old-b-2", "old-c-2"]
     assert [entry["backup_id"] for entry in result["created"]] == ["bk-1", "bk-2", "bk-3"] and result["failures"] == []
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(round(seconds, 2))
+        self.now += seconds
+
+
+class TimedBackups(FakeBackups):
+    """Each create takes 0.6 s of a fake clock; a backup is finished 1 s after its create answers; wait polls every 2 s."""
+
+    def __init__(self, store, ids, clock):
+        super().__init__(store, ids)
+        self.clock = clock
+        self.due = {}
+        self.reads = []
+
+    def create(self, request, run):
+        self.clock.now += 0.6
+        made = super().create(request, run)
+        self.due.update((backup_id, self.clock.now + 1.0) for backup_id in made)
+        return made
+
+    def wait(self, backup_ids, timeout):
+        deadline = self.clock() + timeout
+        while True:
+            self.reads.append((round(self.clock(), 2), list(backup_ids)))
+            for backup_id in backup_ids:
+                if self.clock() >= self.due[backup_id]:
+                    self.store[backup_id]["state"] = "available"
+            if all(self.store[backup_id]["state"] != "pending" for backup_id in backup_ids) or self.clock() >= deadline:
+                return {backup_id: dict(self.store[backup_id]) for backup_id in backup_ids}
+            self.clock.sleep(min(2, deadline - self.clock()))
+
+
+def test_once_the_creates_end_the_finished_groups_are_pruned_and_the_last_backups_read_when_due(store, ids):
+    for source in "abc":
+        history(store, source, 2)
+        history(store, source, 1)
+    clock = FakeClock()
+    adapter = TimedBackups(store, ids, clock)
+    result = RotationRun(adapter, settings(max_concurrency=1), NOW, clock=clock, sleep=clock.sleep).run(["a", "b", "c"])
+
+    assert by_source(store) == {"a": ["bk-1", "old-a-1"], "b": ["bk-2", "old-b-1"], "c": ["bk-3", "old-c-1"]}
+    # The creates answer at 0.6, 1.2 and 1.8 s. At 1.8 s a's backup is found finished, 1.2 s after
+    # its create answered, and a is pruned while b's and c's are pending; c's is due at
+    # 1.8 + 1.2 s (+10%): one sleep until then, and the next read finds both finished.
+    assert adapter.reads == [(1.8, ["bk-1", "bk-2", "bk-3"]), (3.12, ["bk-2", "bk-3"])]
+    assert clock.sleeps == [1.32]
+    assert adapter.calls.index("remove old-a-2") < adapter.calls.index("remove old-b-2")
+    # One read to choose, one for a, one for b and c; none once every group is pruned.
+    assert adapter.calls.count("describe") == 3
+    assert sorted(entry["backup_id"] for entry in result["removed"]) == ["old-a-2", "old-b-2", "old-c-2"]
+    assert [entry["state"] for entry in result["created"]] == ["available"] * 3 and result["failures"] == []
