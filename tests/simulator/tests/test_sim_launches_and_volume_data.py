@@ -33,7 +33,8 @@ def image_of(ec2, instance_id):
 
 
 def test_an_instance_from_a_made_image_is_pending_then_running_and_managed_once_booted_with_the_images_files(sim, ec2, ssm, instance):
-    sim.configure(launches={"pending_seconds": 0.3, "agent_registers_after": 0.6})
+    # Long enough for the three checks just after the launch on a busy machine (0.3 s and 0.6 s were not).
+    sim.configure(launches={"pending_seconds": 1.5, "agent_registers_after": 3})
     run(ssm, instance["id"], "echo v1 > version")
     image_id = image_of(ec2, instance["id"])
     run(ssm, instance["id"], "echo v2 > version")
@@ -47,9 +48,9 @@ def test_an_instance_from_a_made_image_is_pending_then_running_and_managed_once_
     with pytest.raises(ClientError) as refused:
         ssm.send_command(InstanceIds=[restored], DocumentName=SHELL, Parameters={"commands": ["true"]})
     assert refused.value.response["Error"]["Code"] == "InvalidInstanceId"
-    time.sleep(0.35)
+    time.sleep(1.6)
     assert state_of(ec2, restored) == {"Code": 16, "Name": "running"}
-    time.sleep(0.3)
+    time.sleep(1.5)
     assert managed(ssm, restored) == ["Online"]
     # The files as they were when the image was made, not as they are on the source now.
     assert run(ssm, restored, "cat version") == "v1\n"
