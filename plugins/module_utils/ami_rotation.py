@@ -76,6 +76,8 @@ class AmiBackups(BackupAdapter):
         self.images = image_settings
         if image_settings.protect_in_use:
             self.find_references = lambda image_ids: find_image_references(self.ec2, self.autoscaling, image_ids)
+        # The policy's snapshots as the run's first search for orphans found them (_orphaned_snapshots).
+        self.policy_snapshots = None
 
     def describe(self):
         return ec2_images.describe_policy_images(self.ec2, self.settings.policy)
@@ -154,9 +156,14 @@ class AmiBackups(BackupAdapter):
 
         A run stopped between DeregisterImage and DeleteSnapshot leaves them behind; the
         snapshot's CreateImage description names its image, and the tags name the instance.
+        The policy's snapshots are listed once a run, at its first batch: orphans of earlier runs
+        are all there then, each batch looks for those of its own instances, and every one is
+        read again before it is deleted (_delete_snapshots).
         """
+        if self.policy_snapshots is None:
+            self.policy_snapshots = ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.settings.policy))
         owners = {}
-        for snapshot in ebs_snapshots.describe_snapshots(self.ec2, managed_policy_filters(self.settings.policy)):
+        for snapshot in self.policy_snapshots:
             image_id = snapshot["image_id"]
             instance_id = snapshot["tags"].get(SOURCE_INSTANCE_KEY)
             if image_id and image_id not in live_image_ids and instance_id in instance_ids:

@@ -297,3 +297,29 @@ def test_a_bad_consistency_is_refused_naming_the_instance_and_value(consistency,
     with pytest.raises(ValueError) as snapshot_error:
         SnapshotSettings(consistency=consistency)
     assert str(image_error.value) == str(snapshot_error.value) == message
+
+
+def test_ami_adapter_lists_the_policys_snapshots_once_a_run_and_finds_each_batchs_orphans_there():
+    ec2 = FakeEC2()
+    listings = []
+    describe = ec2.describe_snapshots
+
+    def counted(**params):
+        if any(item["Name"] == "tag:cloudops:policy" for item in params.get("Filters") or []):
+            listings.append(params["Filters"])
+        return describe(**params)
+
+    ec2.describe_snapshots = counted
+    for instance_id in ("i-1", "i-2"):
+        ec2.add_snapshot("snap-left-" + instance_id, "vol-root", NOW - datetime.timedelta(days=3),
+                         managed_tags("daily", NOW - datetime.timedelta(days=3), **{"cloudops:source-instance": instance_id}),
+                         "Created by CreateImage(%s) for ami-0dead%s" % (instance_id, instance_id[-1]))
+    run = ami_run(ec2)
+    adapter = run.adapter
+
+    adapter.after_removal([], [], run, {"i-1"})
+    assert "snap-left-i-1" not in ec2.snapshots and "snap-left-i-2" in ec2.snapshots
+    adapter.after_removal([], [], run, {"i-2"})
+
+    assert "snap-left-i-2" not in ec2.snapshots and len(listings) == 1
+    assert [entry["snapshot_id"] for entry in run.result["snapshots_deleted"]] == ["snap-left-i-1", "snap-left-i-2"]
