@@ -29,9 +29,10 @@ def test_latency_is_recorded_in_the_log(sim, ec2):
 
 
 def test_reset_removes_latency(sim, ec2):
-    sim.configure(latency={"default": 1})
+    # Far from the latency, so that a busy machine's slow answer (0.58 s once) is not taken for it.
+    sim.configure(latency={"default": 5})
     sim.reset()
-    assert timed(ec2.describe_instances) < 0.5
+    assert timed(ec2.describe_instances) < 2.5
 
 
 def test_a_call_waiting_out_its_latency_at_a_reset_is_answered_at_once_and_not_logged(sim, ec2, instance):
