@@ -2,11 +2,12 @@
 
 An ansible-playbook run of one task costs about 1.5 s of CPU before the module does anything
 (the controller's start-up, the AnsiballZ payload, a new Python importing boto3). The bad-input
-and fault campaigns run modules hundreds of times, so they call the module's main() in the test
-process instead, through ansible-core's own unit-testing hook: the same argument-spec checks,
-the same code and the same JSON result, minus the controller's templating, which those tests do
-not exercise. The integration tests keep running every module through ansible-playbook, as users
-do. Runs that a test must kill get a process of their own (start_module_process).
+and fault campaigns and the modules' integration tests run modules hundreds of times, so they call
+the module's main() in the test process instead, through ansible-core's own unit-testing hook: the
+same argument-spec checks, the same code and the same JSON result, minus the controller's
+templating, which those tests do not exercise. Every module still runs through ansible-playbook in
+test_no_secret_printed.py, as do the roles and playbooks in their tests. Runs that a test must kill
+get a process of their own (start_module_process).
 """
 
 import contextlib
