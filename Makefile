@@ -7,6 +7,11 @@ COLLECTION  := $(COLLECTIONS)/ansible_collections/cloudops/aws
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/$(COLLECTIONS):$(CURDIR)/tests
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+# Python caches its compiled modules: this machine's environment turns that off
+# (PYTHONDONTWRITEBYTECODE), and uv installs no bytecode, so every ansible-playbook compiled
+# ansible-core again (1.14 s of CPU for a one-task play, 0.84 s with the cache) and every boto3
+# import botocore (0.57 s, 0.33 s). make test starts Python some thousands of times.
+unexport PYTHONDONTWRITEBYTECODE
 # The virtualenvs are filled by uv, which downloads in parallel: pip took 218 s for
 # requirements-dev.txt on a fresh machine, uv 28 s, with the same versions. uv trusts the
 # system's CA store (native TLS), as pip is configured to here.
