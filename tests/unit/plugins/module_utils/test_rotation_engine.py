@@ -9,6 +9,7 @@ import itertools
 import threading
 
 import pytest
+from fakes import Clock
 
 from ansible_collections.cloudops.aws.plugins.module_utils import rotation_engine
 from ansible_collections.cloudops.aws.plugins.module_utils.retention import RetentionPolicy
@@ -376,19 +377,6 @@ def test_groups_are_pruned_as_their_backups_finish_while_later_ones_are_still_cr
     assert [entry["backup_id"] for entry in result["created"]] == ["bk-1", "bk-2", "bk-3"] and result["failures"] == []
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 2))
-        self.now += seconds
-
-
 class TimedBackups(FakeBackups):
     """Each create takes 0.6 s of a fake clock; a backup is finished 1 s after its create answers; wait polls every 2 s."""
 
@@ -420,7 +408,7 @@ def test_once_the_creates_end_the_finished_groups_are_pruned_and_the_last_backup
     for source in "abc":
         history(store, source, 2)
         history(store, source, 1)
-    clock = FakeClock()
+    clock = Clock()
     adapter = TimedBackups(store, ids, clock)
     result = RotationRun(adapter, settings(max_concurrency=1), NOW, clock=clock, sleep=clock.sleep).run(["a", "b", "c"])
 
@@ -429,7 +417,7 @@ def test_once_the_creates_end_the_finished_groups_are_pruned_and_the_last_backup
     # its create answered, and a is pruned while b's and c's are pending; c's is due at
     # 1.8 + 1.2 s (+10%): one sleep until then, and the next read finds both finished.
     assert adapter.reads == [(1.8, ["bk-1", "bk-2", "bk-3"]), (3.12, ["bk-2", "bk-3"])]
-    assert clock.sleeps == [1.32]
+    assert clock.sleeps == [pytest.approx(1.32)]
     assert adapter.calls.index("remove old-a-2") < adapter.calls.index("remove old-b-2")
     # One read to choose, one for a, one for b and c; none once every group is pruned.
     assert adapter.calls.count("describe") == 3
