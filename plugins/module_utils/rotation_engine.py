@@ -438,7 +438,7 @@ class RotationRun:
         self._sleep_until_due(set(created) - settled, creating.answered_at, seen)
         self._wait(created, settled)
         self.result[adapter.keys.created] = [adapter.entry(backup) for _id, backup in sorted(created.items())]
-        if [key for key in self.selected_groups if key not in done] or adapter.earlier_pending(self):
+        if any(key not in done for key in self.selected_groups) or adapter.earlier_pending(self):
             self._prune(created, done=done)
         return created
 
@@ -458,7 +458,7 @@ class RotationRun:
             settled.update(finished)
             seen.update((backup_id, read_at - answered_at[backup_id]) for backup_id in finished if backup_id in answered_at)
         ready = sorted({adapter.group_of(made[backup_id]) for backup_id in settled} - done - self.failed_groups)
-        if ready and len(ready) >= batch:
+        if len(ready) >= batch:
             done.update(self._prune(made, keys=ready))
 
     def _sleep_until_due(self, pending, answered_at, seen):

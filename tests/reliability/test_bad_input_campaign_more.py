@@ -173,11 +173,11 @@ MODULES = {
     "cloudops.aws.orphan_snapshot_cleanup": ORPHAN_CLEANUP,
     "cloudops.aws.ssm_run": SSM_RUN,
 }
-CASES = [(module, change, words) for module, spec in MODULES.items() for _case, change, words in spec["cases"]]
-CASE_IDS = ["%s: %s" % (module.rsplit(".", 1)[1], case) for module, spec in MODULES.items() for case, _change, _words in spec["cases"]]
+CASES = [pytest.param(module, change, words, id="%s: %s" % (module.rsplit(".", 1)[1], case))
+         for module, spec in MODULES.items() for case, change, words in spec["cases"]]
 
 
-@pytest.mark.parametrize("module, change, words", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("module, change, words", CASES)
 def test_bad_input_fails_naming_the_option_and_value(sim, module, change, words):
     spec = MODULES[module]
     result, mutating = run_case(sim, module, spec, task_args(spec["base"], change))
