@@ -19,6 +19,7 @@ from typing import Optional
 from ansible_collections.cloudops.aws.plugins.module_utils import ebs_snapshots
 from ansible_collections.cloudops.aws.plugins.module_utils import ec2_images
 from ansible_collections.cloudops.aws.plugins.module_utils.aws_errors import error_text
+from ansible_collections.cloudops.aws.plugins.module_utils.aws_pages import FILTER_VALUES_LIMIT
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import DESCRIPTION_MAX
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import render_image_name
 from ansible_collections.cloudops.aws.plugins.module_utils.image_naming import validate_description_template
@@ -81,6 +82,12 @@ class AmiBackups(BackupAdapter):
 
     def describe(self):
         return ec2_images.describe_policy_images(self.ec2, self.settings.policy)
+
+    def describe_groups(self, keys):
+        # One filter takes at most 200 instance ids; a larger read is the policy's whole.
+        if not keys or len(keys) > FILTER_VALUES_LIMIT:
+            return self.describe()
+        return ec2_images.describe_policy_images(self.ec2, self.settings.policy, instance_ids=keys)
 
     def group_of(self, backup):
         return backup["instance_id"]

@@ -44,9 +44,12 @@ def summarize_image(image):
     }
 
 
-def describe_policy_images(ec2, policy, tags=None):
-    """All of this account's images managed under `policy` (and carrying `tags`, when given), in one paginated describe."""
+def describe_policy_images(ec2, policy, tags=None, instance_ids=None):
+    """All of this account's images managed under `policy` (and carrying `tags`, and made of one of at most 200
+    `instance_ids`, when given), in one paginated describe."""
     filters = managed_policy_filters(policy) + [{"Name": "tag:" + key, "Values": [str(value)]} for key, value in sorted((tags or {}).items())]
+    if instance_ids:
+        filters.append({"Name": "tag:" + SOURCE_INSTANCE_KEY, "Values": sorted(instance_ids)})
     images = all_pages(ec2.describe_images, "Images", Owners=["self"], Filters=filters)
     return [summarize_image(image) for image in images]
 

@@ -50,7 +50,8 @@ def select_instances(ec2, instance_ids=None, filters=None):
             reservations = all_pages(ec2.describe_instances, "Reservations", InstanceIds=list(instance_ids))
     else:
         with refusal_named("filters", filters, REFUSED_FILTER_CODES):
-            reservations = all_pages(ec2.describe_instances, "Reservations", Filters=filter_list(filters or {}))
+            # AWS's largest page: a fleet of up to 1000 is one call (MaxResults cannot go with InstanceIds).
+            reservations = all_pages(ec2.describe_instances, "Reservations", Filters=filter_list(filters or {}), MaxResults=1000)
     instances = [summarize_instance(i) for reservation in reservations for i in reservation["Instances"]]
     live = [i for i in instances if i["state"] not in GONE_STATES]
     gone = [i["instance_id"] for i in instances if i["state"] in GONE_STATES]

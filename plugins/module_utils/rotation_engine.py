@@ -80,6 +80,14 @@ class BackupAdapter:
         """The managed backups of the policy (or policies) this run rotates."""
         raise NotImplementedError
 
+    def describe_groups(self, keys):
+        """The managed backups of at least the groups `keys`: the read before a batch is pruned.
+
+        All of the policy's by default; an adapter that can read a few groups for less (a filter
+        on the source) does, so a batch's read costs what the batch holds, not what the policy does.
+        """
+        return self.describe()
+
     def group_of(self, backup):
         raise NotImplementedError
 
@@ -266,8 +274,8 @@ class RotationRun:
     def fail_backup(self, backup, message):
         self.fail(self.adapter.group_of(backup), self.adapter.labels(backup), message)
 
-    def _read(self):
-        backups = self.adapter.describe()
+    def _read(self, keys=None):
+        backups = self.adapter.describe() if keys is None else self.adapter.describe_groups(keys)
         if self.backups_before is None:
             self.backups_before = backups
         return backups
@@ -394,7 +402,7 @@ class RotationRun:
         for later: an overlapping run's or a killed run's pending backup settles once finished.
         """
         adapter = self.adapter
-        backups = self._read()
+        backups = self._read(keys if keys is not None else [key for key in self.selected_groups if key not in done])
         groups = self._groups(backups)
         if keys is None:
             groups = {key: group for key, group in groups.items() if key not in done}

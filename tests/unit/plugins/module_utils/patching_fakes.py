@@ -78,7 +78,8 @@ class FakeAws:
 
     # -- EC2 -----------------------------------------------------------------------------------
 
-    def describe_instances(self, aws_retry, InstanceIds=None, Filters=None):
+    def describe_instances(self, aws_retry, InstanceIds=None, Filters=None, MaxResults=None):
+        assert not (InstanceIds and MaxResults), "EC2 refuses MaxResults with InstanceIds"
         chosen = [i for i, instance in sorted(self.instances.items())
                   if (not InstanceIds or i in InstanceIds)
                   and matches(instance["tags"], {"instance-id": i, "instance-state-name": instance["state"]}, Filters)]

@@ -323,3 +323,14 @@ def test_ami_adapter_lists_the_policys_snapshots_once_a_run_and_finds_each_batch
 
     assert "snap-left-i-2" not in ec2.snapshots and len(listings) == 1
     assert [entry["snapshot_id"] for entry in run.result["snapshots_deleted"]] == ["snap-left-i-1", "snap-left-i-2"]
+
+
+def test_ami_adapter_reads_a_batchs_own_instances_images_and_the_whole_policy_past_one_filters_200_ids():
+    ec2 = FakeEC2()
+    for number in (1, 2, 3):
+        ec2.add_image("ami-%d" % number, "i-%d" % number, NOW - datetime.timedelta(days=1))
+    ec2.add_image("ami-other", "i-1", NOW - datetime.timedelta(days=1), policy="weekly")
+    adapter = ami_run(ec2).adapter
+
+    assert sorted(image["image_id"] for image in adapter.describe_groups(["i-1", "i-3"])) == ["ami-1", "ami-3"]
+    assert sorted(image["image_id"] for image in adapter.describe_groups(["i-%d" % n for n in range(1, 202)])) == ["ami-1", "ami-2", "ami-3"]

@@ -24,8 +24,8 @@ class Ec2:
         self.instances = instances
         self.calls = []
 
-    def describe_instances(self, aws_retry, InstanceIds=None, Filters=None):
-        assert aws_retry
+    def describe_instances(self, aws_retry, InstanceIds=None, Filters=None, MaxResults=None):
+        assert aws_retry and not (InstanceIds and MaxResults), "EC2 refuses MaxResults with InstanceIds"
         self.calls.append(InstanceIds or Filters)
         if InstanceIds:
             unknown = [i for i in InstanceIds if i not in self.instances]
