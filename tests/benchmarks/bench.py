@@ -7,9 +7,10 @@ documented token buckets (docs/simulator.md#throttling), full at the start of ev
 each run it prints the wall time of ansible-playbook, the calls by action from the simulator's
 call log (throttled calls are retried and counted apart), the controller's peak memory, the
 ratio to the amazon.aws way and to the lower bound AWS allows (lower_bound.py, whose reasoning
-is printed), and whether both ways left the same state. It writes the figures as JSON.
+is printed), the most any way could be faster than the amazon.aws way (its time over the bound),
+and whether both ways left the same state. It writes the figures as JSON.
 
-    make bench                            # workload 1 at 200 instances, buckets on and off (about 20 minutes)
+    make bench                            # workload 1 at 200 instances, buckets on and off (about 13 minutes)
     make bench BENCH_ARGS="--workloads copy ssm --sizes 200"
     make bench BENCH_ARGS="--workloads ami --sizes 50 500 --throttling on off --ways cloudops"
 
