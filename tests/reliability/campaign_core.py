@@ -146,6 +146,9 @@ def throttling_storm(world):
 
 
 def server_errors(world):
+    # One certain fault first: a module whose run makes a dozen calls could otherwise draw none (the
+    # simulator draws each call's fault on its own), and the scenario would test nothing.
+    world.sim.add_fault(action="*", code="InternalError", count=1)
     world.sim.add_fault(action="*", code="InternalError", probability=world.rng.uniform(0.1, 0.2), count=None)
     world.sim.add_fault(action="*", code="Unavailable", probability=world.rng.uniform(0.05, 0.15), count=None)
     for _run in range(world.faulty_runs):
