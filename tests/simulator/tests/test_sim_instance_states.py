@@ -27,7 +27,9 @@ def code_of(error):
 
 def test_stop_then_start_pass_through_stopping_and_pending(sim, ec2):
     ids = fleet(sim, {"name": "a"})
-    sim.configure(instances={"start_seconds": 0.3, "stop_seconds": 0.3})
+    # Long enough that the describes right after each call still see the transition on a loaded machine
+    # (0.3 s was not, in a full parallel run).
+    sim.configure(instances={"start_seconds": 2, "stop_seconds": 2})
 
     answer = ec2.stop_instances(InstanceIds=[ids["a"]])["StoppingInstances"][0]
     assert answer["PreviousState"]["Name"] == "running" and answer["CurrentState"] == {"Code": 64, "Name": "stopping"}
