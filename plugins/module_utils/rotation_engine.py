@@ -402,14 +402,16 @@ class RotationRun:
         for later: an overlapping run's or a killed run's pending backup settles once finished.
         """
         adapter = self.adapter
-        backups = self._read(keys if keys is not None else [key for key in self.selected_groups if key not in done])
-        groups = self._groups(backups)
-        if keys is None:
-            groups = {key: group for key, group in groups.items() if key not in done}
+        batch = keys is not None
+        if not batch:
             keys = [key for key in self.selected_groups if key not in done]
-        else:
+        backups = self._read(keys)
+        groups = self._groups(backups)
+        if batch:
             keys = [key for key in keys if all(backup["state"] != "pending" for backup in groups.get(key, []))]
             groups = {key: groups.get(key, []) for key in keys}
+        else:
+            groups = {key: group for key, group in groups.items() if key not in done}
         created = {backup_id: backup for backup_id, backup in created.items() if adapter.group_of(backup) in groups}
         adapter.after_wait(created, backups, self, set(groups))
         groups, own_duplicates = adapter.settle(groups, created, self)
